@@ -1,0 +1,616 @@
+#!/usr/bin/env python3
+"""Offline checks of charts/, deploy/argocd and deploy/environments (driven by scripts/charts-check.sh).
+
+    chartcheck.py lint        helm lint --strict of every chart with each ci/*-values.yaml
+    chartcheck.py render      helm template of the same; splits the output for the validators
+    chartcheck.py negative    charts/ci/negative/<chart>/*.yaml must FAIL to render with the expected error
+    chartcheck.py argocd      expands deploy/argocd/applicationset.yaml like Argo CD and renders every
+                              generated Application (deploy/environments/<env>/<pool>.yaml + parameters)
+    chartcheck.py rules       consistency of rules/, tests/ and docs/runbooks; PrometheusRule == rules file
+    chartcheck.py dashboards  dashboard structure, metric/label names against the metrics contract, and a
+                              promtool rules file of every PromQL expression (checked by the caller)
+    chartcheck.py readme      each chart README's values table matches values.yaml `# --` comments
+                              (`readme --write` regenerates the tables)
+
+Everything goes to $CHARTS_OUT (default .tools/charts/out):
+    manifests/<chart>__<case>.yaml   every rendered document (for checkov)
+    core/<chart>__<case>.yaml        built-in kinds only (for kubernetes-validate)
+    crds-<step>.json                 custom resources (for ci/validate/validate-crds.mjs)
+    rules/<case>.rules.yaml          spec.groups of each rendered PrometheusRule (for promtool check rules)
+    dashboards.rules.yaml            dashboard expressions as recording rules (for promtool check rules)
+Each subcommand prints failures, then one summary line; exit status 1 on any failure.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import helm  # noqa: E402  (charts/ci/helm.py)
+
+ROOT = Path(__file__).resolve().parents[2]
+CHARTS = ROOT / "charts"
+OUT = Path(os.environ.get("CHARTS_OUT", ROOT / ".tools" / "charts" / "out"))
+KUBE_VERSION = os.environ.get("KUBE_VERSION", "1.35.0")
+NAMESPACE = "jobfleet"
+CRD_GROUPS = {"keda.sh", "karpenter.sh", "karpenter.k8s.aws", "monitoring.coreos.com",
+              "external-secrets.io", "argoproj.io"}
+
+# The worker's metrics contract (docs/observability.md): name -> (type, labels, enum label values).
+SCRAPE_LABELS = {"namespace", "pod", "job", "instance", "container", "endpoint", "service"}
+OUTCOMES = {"success", "retry", "failed", "dead", "timeout", "duplicate"}
+METRICS: dict[str, tuple[str, set[str]]] = {
+    "jobfleet_jobs_total": ("counter", {"pool", "job_type", "outcome"}),
+    "jobfleet_job_retries_total": ("counter", {"pool", "job_type", "kind"}),
+    "jobfleet_job_duration_seconds": ("histogram", {"pool", "job_type", "outcome"}),
+    "jobfleet_job_queue_wait_seconds": ("histogram", {"pool", "job_type"}),
+    "jobfleet_jobs_in_flight": ("gauge", {"pool"}),
+    "jobfleet_pool_concurrency": ("gauge", {"pool"}),
+    "jobfleet_queue_messages": ("gauge", {"pool", "queue", "state"}),
+    "jobfleet_queue_oldest_message_age_seconds": ("gauge", {"pool"}),
+    "jobfleet_queue_backlog_seconds": ("gauge", {"pool"}),
+    "jobfleet_sqs_requests_total": ("counter", {"operation", "result"}),
+    "jobfleet_worker_ready": ("gauge", {"pool"}),
+}
+LABEL_VALUES = {
+    "outcome": OUTCOMES,
+    "kind": {"retryable", "retry_after", "timeout", "panic"},
+    "queue": {"main", "dlq"},
+    "state": {"visible", "in_flight", "delayed"},
+    "result": {"ok", "error"},
+    "pool": {"media", "notifications", "ai"},
+}
+
+
+# ---------------------------------------------------------------------------- helpers
+class Report:
+    def __init__(self, name: str) -> None:
+        self.name, self.ok, self.failures = name, 0, []
+
+    def fail(self, what: str, why: str) -> None:
+        self.failures.append(what)
+        print(f"  FAIL {what}: {why}")
+
+    def passed(self) -> None:
+        self.ok += 1
+
+    def done(self, extra: str = "") -> int:
+        print(f"{self.name}: {self.ok} passed, {len(self.failures)} failed{(' — ' + extra) if extra else ''}")
+        return 1 if self.failures else 0
+
+
+def charts() -> list[Path]:
+    return sorted(p.parent for p in CHARTS.glob("*/Chart.yaml"))
+
+
+def ci_cases(chart: Path) -> list[Path]:
+    return sorted((chart / "ci").glob("*-values.yaml"))
+
+
+def docs_of(text: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def is_crd_object(doc: dict[str, Any]) -> bool:
+    return doc.get("apiVersion", "").split("/")[0] in CRD_GROUPS
+
+
+def write_outputs(case: str, text: str, crds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Store one rendered case; returns its documents."""
+    docs = docs_of(text)
+    for sub in ("manifests", "core", "rules"):
+        (OUT / sub).mkdir(parents=True, exist_ok=True)
+    (OUT / "manifests" / f"{case}.yaml").write_text(text)
+    core = [d for d in docs if not is_crd_object(d)]
+    if core:
+        (OUT / "core" / f"{case}.yaml").write_text(yaml.safe_dump_all(core, sort_keys=False))
+    for d in docs:
+        if is_crd_object(d):
+            crds.append({"source": case, "object": d})
+        if d.get("kind") == "PrometheusRule":
+            name = d["metadata"]["name"]
+            (OUT / "rules" / f"{case}__{name}.rules.yaml").write_text(
+                yaml.safe_dump({"groups": d["spec"]["groups"]}, sort_keys=False))
+    return docs
+
+
+def reset(*subdirs: str) -> None:
+    for sub in subdirs:
+        shutil.rmtree(OUT / sub, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------- lint / render
+def cmd_lint() -> int:
+    rep = Report("helm-lint")
+    for chart in charts():
+        cases = ci_cases(chart)
+        if not cases:
+            rep.fail(chart.name, "no ci/*-values.yaml")
+        for case in cases:
+            label = f"{chart.name} -f {case.relative_to(chart)}"
+            try:
+                findings = helm.lint(chart, helm.load_values([case]), strict=True,
+                                     kube_version=f"v{KUBE_VERSION}", namespace=NAMESPACE)
+            except helm.helm.HelmError as exc:
+                findings = [str(exc)]
+            if findings:
+                rep.fail(label, "; ".join(findings))
+            else:
+                rep.passed()
+    return rep.done("--strict, kube " + KUBE_VERSION)
+
+
+def cmd_render() -> int:
+    rep = Report("helm-template")
+    reset("manifests", "core", "rules")
+    crds: list[dict[str, Any]] = []
+    count = 0
+    for chart in charts():
+        for case in ci_cases(chart):
+            name = f"{chart.name}__{case.name.removesuffix('-values.yaml')}"
+            try:
+                text = helm.template(release_name(chart, case), chart, helm.load_values([case]), NAMESPACE)
+            except helm.helm.HelmError as exc:
+                rep.fail(name, str(exc))
+                continue
+            docs = write_outputs(name, text, crds)
+            problems = sanity(chart.name, docs)
+            for p in problems:
+                rep.fail(name, p)
+            if not problems:
+                rep.passed()
+            count += len(docs)
+    (OUT / "crds-render.json").write_text(json.dumps(crds))
+    # PromQL of KEDA prometheus triggers: contract-linted here, parsed by promtool (promtool-check).
+    queries = []
+    for item in crds:
+        obj = item["object"]
+        for i, trig in enumerate(obj.get("spec", {}).get("triggers", []) if obj["kind"] == "ScaledObject" else []):
+            if trig["type"] == "prometheus":
+                q = trig["metadata"]["query"]
+                for p in lint_promql(q, set()):
+                    rep.fail(item["source"], f"KEDA query: {p}")
+                queries.append({"record": f"keda:{item['source'].replace('-', '_')}:trigger{i}", "expr": q})
+    if queries:
+        (OUT / "rules" / "keda__trigger-queries.rules.yaml").write_text(
+            yaml.safe_dump({"groups": [{"name": "keda-trigger-queries", "rules": queries}]}, sort_keys=False))
+    return rep.done(f"{count} objects, {len(queries)} KEDA PromQL queries")
+
+
+def release_name(chart: Path, case: Path) -> str:
+    if chart.name == "worker":
+        pool = (yaml.safe_load(case.read_text()) or {}).get("pool", "media")
+        return f"jobfleet-{pool}"
+    return f"jobfleet-{chart.name}"
+
+
+def sanity(chart: str, docs: list[dict[str, Any]]) -> list[str]:
+    """Contract assertions on a rendered case that no schema can make."""
+    out = []
+    names = [(d["kind"], d["metadata"].get("name"), d["metadata"].get("namespace")) for d in docs]
+    if len(set(names)) != len(names):
+        out.append("duplicate objects")
+    for d in docs:
+        cluster_scoped = d["kind"] in {"NodePool", "EC2NodeClass", "PriorityClass"}
+        if not cluster_scoped and d["metadata"].get("namespace") != NAMESPACE:
+            out.append(f"{d['kind']}/{d['metadata']['name']} is not in namespace {NAMESPACE}")
+    if chart != "worker":
+        return out
+    dep = next(d for d in docs if d["kind"] == "Deployment")
+    pod = dep["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    pool = c["args"][-1]
+    if c.get("command") != ["worker"] or c["args"][:2] != ["run", "--pool"]:
+        out.append("container must run `worker run --pool <pool>`")
+    cm = next(d for d in docs if d["kind"] == "ConfigMap")
+    env = dict(cm["data"])
+    env.update({e["name"]: e.get("value", "<secret>") for e in c.get("env", [])})
+    required = {"JOBFLEET_POOL", "JOBFLEET_ENV", "JOBFLEET_CONCURRENCY", "JOBFLEET_DRAIN_TIMEOUT_SECS",
+                "JOBFLEET_VISIBILITY_TIMEOUT_SECS", "JOBFLEET_ADMIN_ADDR", "JOBFLEET_LOG_FORMAT",
+                "JOBFLEET_DIAG_ENABLED", "JOBFLEET_DATABASE_URL", "AWS_REGION"}
+    if missing := required - env.keys():
+        out.append(f"missing env {sorted(missing)}")
+    if env.get("JOBFLEET_POOL") != pool or env.get("JOBFLEET_ADMIN_ADDR") != "0.0.0.0:9090":
+        out.append("JOBFLEET_POOL/JOBFLEET_ADMIN_ADDR do not match the contract")
+    if env.get("JOBFLEET_LOG_FORMAT") != "json" or env.get("JOBFLEET_DIAG_ENABLED") != "false":
+        out.append("charts must log json and keep diag off")
+    if int(pod["terminationGracePeriodSeconds"]) <= int(env["JOBFLEET_DRAIN_TIMEOUT_SECS"]):
+        out.append("terminationGracePeriodSeconds <= drain timeout")
+    sc, psc = c["securityContext"], pod["securityContext"]
+    if not (psc.get("runAsNonRoot") and psc.get("runAsUser") == 65532 and sc.get("readOnlyRootFilesystem")
+            and sc.get("allowPrivilegeEscalation") is False and sc["capabilities"]["drop"] == ["ALL"]
+            and psc["seccompProfile"]["type"] == "RuntimeDefault"):
+        out.append("securityContext does not meet the baseline")
+    probes = {k: c[k]["httpGet"]["path"] for k in ("livenessProbe", "readinessProbe")}
+    if probes != {"livenessProbe": "/healthz", "readinessProbe": "/readyz"}:
+        out.append(f"probes {probes}")
+    sa = next(d for d in docs if d["kind"] == "ServiceAccount")
+    if sa["metadata"]["name"] != f"jobfleet-{pool}" or pod["serviceAccountName"] != sa["metadata"]["name"] \
+            or not sa["metadata"]["annotations"].get("eks.amazonaws.com/role-arn", "").startswith("arn:aws"):
+        out.append("ServiceAccount jobfleet-<pool> with IRSA role-arn expected")
+    if pool == "ai":
+        tol = [t for t in pod.get("tolerations", []) if t["key"] == "jobfleet.io/pool"]
+        if pod.get("nodeSelector", {}).get("jobfleet.io/pool") != "ai" or not tol:
+            out.append("ai pods must select and tolerate the isolated ai NodePool")
+    kinds = {d["kind"] for d in docs}
+    if "ScaledObject" in kinds and "HorizontalPodAutoscaler" in kinds:
+        out.append("ScaledObject and HPA both rendered")
+    if ("ScaledObject" in kinds or "HorizontalPodAutoscaler" in kinds) and "replicas" in dep["spec"]:
+        out.append("Deployment sets replicas while an autoscaler owns them")
+    return out
+
+
+# ---------------------------------------------------------------------------- negative cases
+def cmd_negative() -> int:
+    rep = Report("negative")
+    for case in sorted((CHARTS / "ci" / "negative").glob("*/*.yaml")):
+        chart = CHARTS / case.parent.name
+        first = case.read_text().splitlines()[0]
+        m = re.match(r"#\s*expect:\s*(.+)$", first)
+        if not m:
+            rep.fail(str(case.relative_to(ROOT)), "first line must be `# expect: <error substring>`")
+            continue
+        expected = m.group(1).strip()
+        try:
+            helm.template("jobfleet-negative", chart, helm.load_values([case]), NAMESPACE)
+        except helm.helm.HelmError as exc:
+            if expected in str(exc):
+                rep.passed()
+            else:
+                rep.fail(case.name, f"failed, but not with {expected!r}: {exc}")
+            continue
+        rep.fail(case.name, "rendered, but must fail")
+    return rep.done("each must fail to render")
+
+
+# ---------------------------------------------------------------------------- Argo CD
+TPL_CHART = {"Chart.yaml": "apiVersion: v2\nname: appset-tpl\nversion: 0.0.0\n",
+             "templates/out.yaml": "{{ tpl .Values.text .Values.params }}\n"}
+
+
+def go_render(tpl_chart: Path, text: str, params: dict[str, Any]) -> str:
+    """Evaluate an Argo CD goTemplate string with Helm's engine (same text/template + sprig)."""
+    out = helm.load_chart(tpl_chart).render({"text": text, "params": params}, name="t", namespace="t")
+    return out["appset-tpl/templates/out.yaml"]
+
+
+def cmd_argocd() -> int:
+    rep = Report("argocd")
+    reset("argocd")
+    crds: list[dict[str, Any]] = []
+    appset_file = ROOT / "deploy/argocd/applicationset.yaml"
+    appset = yaml.safe_load(appset_file.read_text())
+    crds.append({"source": "deploy/argocd/applicationset.yaml", "object": appset})
+    for extra in sorted((ROOT / "deploy/argocd").glob("*.yaml")):
+        if extra.name in ("applicationset.yaml",) or extra.name.endswith(".example.yaml"):
+            continue
+        for d in docs_of(extra.read_text()):
+            crds.append({"source": str(extra.relative_to(ROOT)), "object": d})
+    clusters = [d for d in docs_of((ROOT / "deploy/argocd/cluster-secrets.example.yaml").read_text())]
+    (OUT / "core").mkdir(parents=True, exist_ok=True)
+    (OUT / "core" / "argocd__cluster-secrets.yaml").write_text(yaml.safe_dump_all(clusters, sort_keys=False))
+
+    spec = appset["spec"]
+    if not spec.get("goTemplate"):
+        rep.fail("applicationset", "goTemplate must be on")
+    matrix = spec["generators"][0]["matrix"]["generators"]
+    selector = matrix[0]["clusters"]["selector"]["matchExpressions"][0]
+    pools = [e["pool"] for e in matrix[1]["list"]["elements"]]
+    with tempfile.TemporaryDirectory() as tmp:
+        tpl_chart = Path(tmp)
+        for rel, text in TPL_CHART.items():
+            (tpl_chart / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tpl_chart / rel).write_text(text)
+        apps = []
+        for secret in clusters:
+            labels = secret["metadata"].get("labels", {})
+            if labels.get(selector["key"]) not in selector["values"]:
+                continue
+            for pool in pools:
+                params = {"name": secret["stringData"]["name"], "server": secret["stringData"]["server"],
+                          "metadata": {"labels": labels, "annotations": secret["metadata"].get("annotations", {})},
+                          "pool": pool}
+                app = yaml.safe_load(go_render(tpl_chart, yaml.safe_dump(spec["template"], sort_keys=False), params))
+                patch = yaml.safe_load(go_render(tpl_chart, spec.get("templatePatch", ""), params) or "{}") or {}
+                app = helm.deep_merge(app, patch)
+                app = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", **app}
+                app["metadata"].setdefault("namespace", appset["metadata"]["namespace"])
+                apps.append((labels["jobfleet.io/environment"], pool, app))
+
+    expected = {(e, p) for e in ("dev", "staging", "prod") for p in ("media", "notifications", "ai")}
+    got = {(e, p) for e, p, _ in apps}
+    if got != expected:
+        rep.fail("applicationset", f"generates {sorted(got)}, expected every env x pool")
+    for env, pool, app in apps:
+        name = app["metadata"]["name"]
+        crds.append({"source": f"applicationset -> {name}", "object": app})
+        problems = []
+        if name != f"jobfleet-{env}-{pool}":
+            problems.append(f"name {name}")
+        auto = app["spec"].get("syncPolicy", {}).get("automated")
+        if env == "prod" and auto is not None:
+            problems.append("prod must not sync automatically")
+        if env != "prod" and not (auto and auto.get("prune") and auto.get("selfHeal")):
+            problems.append("dev/staging need automated sync with prune + selfHeal")
+        source = app["spec"]["source"]
+        chart_dir = (ROOT / source["path"]).resolve()
+        value_files = [(chart_dir / f).resolve() for f in source["helm"]["valueFiles"]]
+        for f in value_files:
+            if not f.is_file() or ROOT not in f.parents:
+                problems.append(f"value file {f} missing or outside the repository")
+        sets = [f"{p['name']}={p['value']}" for p in source["helm"].get("parameters", [])]
+        if problems:
+            for p in problems:
+                rep.fail(name, p)
+            continue
+        values = helm.load_values(value_files, sets)
+        file_values = helm.load_values(value_files)
+        if file_values.get("pool") != pool or file_values.get("environment") != env:
+            rep.fail(name, f"{value_files[0].relative_to(ROOT)} says pool={file_values.get('pool')} "
+                           f"environment={file_values.get('environment')}")
+            continue
+        try:
+            text = helm.template(source["helm"]["releaseName"], chart_dir, values, app["spec"]["destination"]["namespace"])
+        except helm.helm.HelmError as exc:
+            rep.fail(name, str(exc))
+            continue
+        docs = write_outputs(f"argocd__{name}", text, crds)
+        problems = sanity("worker", docs)
+        for p in problems:
+            rep.fail(name, p)
+        if not problems:
+            rep.passed()
+    (OUT / "crds-argocd.json").write_text(json.dumps(crds))
+    return rep.done(f"{len(apps)} Applications rendered from deploy/environments")
+
+
+# ---------------------------------------------------------------------------- rules
+def rules_file() -> dict[str, Any]:
+    return yaml.safe_load((CHARTS / "observability/rules/jobfleet.rules.yaml").read_text())
+
+
+def alerts(rules: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
+
+
+def cmd_rules() -> int:
+    rep = Report("rules-contract")
+    rules = rules_file()
+    recorded = {r["record"] for g in rules["groups"] for r in g["rules"] if "record" in r}
+    tests = [yaml.safe_load(p.read_text()) for p in sorted((CHARTS / "observability/tests").glob("*.test.yaml"))]
+    fired, silent = set(), set()
+    for t in tests:
+        for case in t["tests"]:
+            for a in case.get("alert_rule_test", []):
+                (fired if a.get("exp_alerts") else silent).add(a["alertname"])
+    for rule in alerts(rules):
+        name = rule["alert"]
+        problems = []
+        ann, labels = rule.get("annotations", {}), rule.get("labels", {})
+        if not {"summary", "description", "runbook_url"} <= ann.keys():
+            problems.append("needs summary, description and runbook_url")
+        if not ann.get("runbook_url", "").endswith(f"/docs/runbooks/{name}.md"):
+            problems.append("runbook_url must end with /docs/runbooks/<alert>.md")
+        if not (ROOT / "docs/runbooks" / f"{name}.md").is_file():
+            problems.append(f"docs/runbooks/{name}.md is missing")
+        if labels.get("severity") not in {"warning", "critical"}:
+            problems.append("severity must be warning or critical")
+        if name not in fired or name not in silent:
+            problems.append("needs a promtool test where it fires and one where it stays silent")
+        problems += lint_promql(rule["expr"], recorded)
+        for p in problems:
+            rep.fail(name, p)
+        if not problems:
+            rep.passed()
+    # The chart must ship exactly this file (modulo the runbook base URL).
+    rendered = sorted((OUT / "rules").glob("observability__*.rules.yaml"))
+    if not rendered:
+        rep.fail("PrometheusRule", "no rendered PrometheusRule (run `render` first)")
+    base = "https://github.com/jobfleet/jobfleet/blob/main/docs/runbooks"
+    for path in rendered:
+        text = path.read_text()
+        got = yaml.safe_load(re.sub(r"runbook_url: \S+/(\w+\.md)", rf"runbook_url: {base}/\1", text))
+        if got != rules:
+            rep.fail(path.name, "rendered PrometheusRule differs from rules/jobfleet.rules.yaml")
+        else:
+            rep.passed()
+    return rep.done(f"{len(alerts(rules))} alerts: runbooks, tests, metric contract")
+
+
+# ---------------------------------------------------------------------------- PromQL lint
+SELECTOR = re.compile(r"\b(jobfleet_[a-z_]+)\s*(\{[^}]*\})?")
+MATCHER = re.compile(r'([a-zA-Z_]\w*)\s*(=~|!~|!=|=)\s*"([^"]*)"')
+RECORDED = re.compile(r"\b(jobfleet:[a-zA-Z0-9_:]+)")
+
+
+def lint_promql(expr: str, recorded: set[str]) -> list[str]:
+    """Every jobfleet_* metric and label used must exist in the metrics contract."""
+    problems = []
+    for name in RECORDED.findall(expr):
+        if name not in recorded:
+            problems.append(f"{name} is not recorded by rules/jobfleet.rules.yaml")
+    for metric, matchers in SELECTOR.findall(expr):
+        base, suffix = metric, ""
+        for s in ("_bucket", "_sum", "_count"):
+            if metric.endswith(s) and metric.removesuffix(s) in METRICS:
+                base, suffix = metric.removesuffix(s), s
+        if base not in METRICS:
+            problems.append(f"unknown metric {metric}")
+            continue
+        mtype, labels = METRICS[base]
+        if suffix and mtype != "histogram":
+            problems.append(f"{metric}: {base} is a {mtype}")
+        if mtype == "histogram" and not suffix:
+            problems.append(f"{metric}: use _bucket/_sum/_count of a histogram")
+        allowed = labels | SCRAPE_LABELS | ({"le"} if suffix == "_bucket" else set())
+        for label, op, value in MATCHER.findall(matchers or ""):
+            if label not in allowed:
+                problems.append(f"{metric}: label {label} not in {sorted(labels)}")
+            elif label in LABEL_VALUES and op in ("=", "=~", "!=") and "$" not in value:
+                for alt in value.split("|"):
+                    if re.fullmatch(r"[\w]+", alt) and alt not in LABEL_VALUES[label]:
+                        problems.append(f"{metric}: {label}={alt!r} not one of {sorted(LABEL_VALUES[label])}")
+    return problems
+
+
+# ---------------------------------------------------------------------------- dashboards
+GRAFANA_BUILTINS = {"__rate_interval": "5m", "__interval": "1m", "__range": "1h", "__range_s": "3600"}
+
+
+def panels_of(panels: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+    for p in panels:
+        yield p
+        yield from panels_of(p.get("panels", []))
+
+
+def substitute(expr: str, variables: dict[str, str]) -> tuple[str, list[str]]:
+    unknown = []
+
+    def repl(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(2)
+        if name in GRAFANA_BUILTINS:
+            return GRAFANA_BUILTINS[name]
+        if name in variables:
+            return variables[name]
+        unknown.append(name)
+        return "x"
+    return re.sub(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)", repl, expr), unknown
+
+
+def cmd_dashboards() -> int:
+    rep = Report("dashboards")
+    recorded = {r["record"] for g in rules_file()["groups"] for r in g["rules"] if "record" in r}
+    groups, uids, exprs = [], set(), 0
+    for path in sorted((CHARTS / "observability/dashboards").glob("*.json")):
+        problems = []
+        try:
+            dash = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            rep.fail(path.name, f"invalid JSON: {exc}")
+            continue
+        uid = dash.get("uid", "")
+        if not re.fullmatch(r"[a-z0-9-]{1,40}", uid) or uid in uids:
+            problems.append(f"uid {uid!r} missing, invalid or duplicated")
+        uids.add(uid)
+        if not dash.get("title") or "jobfleet" not in dash.get("tags", []):
+            problems.append("needs a title and the jobfleet tag")
+        variables: dict[str, str] = {}
+        for v in dash.get("templating", {}).get("list", []):
+            sample = {"datasource": "prometheus", "namespace": "jobfleet", "pool": "media", "job_type": ".*"}
+            variables[v["name"]] = sample.get(v["name"], str(v.get("query", "1")))
+        rules = []
+        for v in dash.get("templating", {}).get("list", []):
+            if v.get("type") == "query":
+                q = v["query"]["query"] if isinstance(v["query"], dict) else v["query"]
+                m = re.fullmatch(r"label_values\((.+),\s*(\w+)\)", q)
+                if not m:
+                    problems.append(f"variable {v['name']}: expected label_values(selector, label)")
+                    continue
+                expr, unknown = substitute(m.group(1), variables)
+                rules.append({"record": f"dashboard:{uid.replace('-', '_')}:var_{v['name']}", "expr": expr})
+        ids = [p["id"] for p in panels_of(dash.get("panels", []))]
+        if len(ids) != len(set(ids)):
+            problems.append("duplicate panel ids")
+        for panel in panels_of(dash.get("panels", [])):
+            for target in panel.get("targets", []):
+                expr, unknown = substitute(target["expr"], variables)
+                if unknown:
+                    problems.append(f"panel {panel['title']!r}: undefined variables {unknown}")
+                problems += [f"panel {panel['title']!r}: {p}" for p in lint_promql(target["expr"], recorded)]
+                rules.append({"record": f"dashboard:{uid.replace('-', '_')}:panel{panel['id']}_{target['refId']}",
+                              "expr": expr})
+                exprs += 1
+        groups.append({"name": f"dashboard-{uid}", "rules": rules})
+        for p in problems:
+            rep.fail(path.name, p)
+        if not problems:
+            rep.passed()
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "dashboards.rules.yaml").write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
+    return rep.done(f"{exprs} panel queries -> {OUT / 'dashboards.rules.yaml'}")
+
+
+# ---------------------------------------------------------------------------- README values tables
+KEY_LINE = re.compile(r"^(\s*)([A-Za-z0-9_.\-/]+):(\s|$)")
+START, END = "<!-- values:start -->", "<!-- values:end -->"
+
+
+def values_table(chart: Path) -> str:
+    """helm-docs style table from `# -- description` comments above keys in values.yaml."""
+    text = (chart / "values.yaml").read_text()
+    defaults = yaml.safe_load(text) or {}
+    rows, stack, pending = [], [], None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("# --"):
+            pending = [stripped[4:].strip()]
+            continue
+        if stripped.startswith("#") and pending is not None:
+            pending.append(stripped[1:].strip())
+            continue
+        m = KEY_LINE.match(line)
+        if not m or line.lstrip().startswith("-"):
+            if not stripped:
+                pending = None
+            continue
+        indent = len(m.group(1))
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        stack.append((indent, m.group(2)))
+        if pending is not None:
+            path = [k for _, k in stack]
+            value: Any = defaults
+            for k in path:
+                value = value[k]
+            kind = {bool: "bool", int: "int", float: "float", str: "string", list: "list",
+                    dict: "object", type(None): "null"}[type(value)]
+            shown = json.dumps(value, separators=(", ", ": "))
+            desc = " ".join(pending).replace("|", "\\|")
+            rows.append(f"| `{'.'.join(path)}` | {kind} | `{shown}` | {desc} |")
+            pending = None
+    return "\n".join(["| Key | Type | Default | Description |", "|---|---|---|---|", *rows])
+
+
+def cmd_readme() -> int:
+    rep = Report("readme")
+    write = "--write" in sys.argv
+    for chart in charts():
+        readme = chart / "README.md"
+        table = values_table(chart)
+        text = readme.read_text() if readme.exists() else ""
+        if START not in text or END not in text:
+            rep.fail(str(readme.relative_to(ROOT)), f"needs {START} ... {END} around the values table")
+            continue
+        head, rest = text.split(START, 1)
+        _, tail = rest.split(END, 1)
+        new = f"{head}{START}\n{table}\n{END}{tail}"
+        if new == text:
+            rep.passed()
+        elif write:
+            readme.write_text(new)
+            print(f"  wrote {readme.relative_to(ROOT)}")
+            rep.passed()
+        else:
+            rep.fail(str(readme.relative_to(ROOT)), "values table is stale: run charts/ci/chartcheck.py readme --write")
+    return rep.done("values tables in sync with values.yaml")
+
+
+def main() -> int:
+    cmds = {"lint": cmd_lint, "render": cmd_render, "negative": cmd_negative, "argocd": cmd_argocd,
+            "rules": cmd_rules, "dashboards": cmd_dashboards, "readme": cmd_readme}
+    if len(sys.argv) < 2 or sys.argv[1] not in cmds:
+        print(__doc__)
+        return 2
+    return cmds[sys.argv[1]]()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

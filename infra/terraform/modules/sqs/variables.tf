@@ -1,0 +1,145 @@
+variable "create" {
+  description = "Whether to create any resource in this module."
+  type        = bool
+  default     = true
+}
+
+variable "env" {
+  description = "Environment name; queue names are `<env>-jobfleet-<pool>` and `<env>-jobfleet-<pool>-dlq`."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.env)
+    error_message = "env must be one of dev, staging, prod."
+  }
+}
+
+variable "pools" {
+  description = <<-EOT
+    Worker pools, each with its own queue and dead-letter queue. Keys are pool names.
+    - max_job_seconds: the longest a job of this pool may run (its handler timeout).
+    - visibility_timeout_seconds: initial visibility; must be >= max_job_seconds (the worker
+      extends it with heartbeats, this is the floor if a heartbeat is missed). Defaults to
+      max_job_seconds + 60.
+    - max_receive_count: RedrivePolicy backstop. The worker dead-letters by itself after its
+      own max_attempts (default 5); this only catches crash loops and poison messages.
+    - message_retention_seconds: retention of the source queue.
+    - oldest_message_age_alarm_seconds: alarm threshold on ApproximateAgeOfOldestMessage.
+  EOT
+  type = map(object({
+    max_job_seconds                  = number
+    visibility_timeout_seconds       = optional(number)
+    max_receive_count                = optional(number, 10)
+    message_retention_seconds        = optional(number, 345600)
+    delay_seconds                    = optional(number, 0)
+    oldest_message_age_alarm_seconds = optional(number, 900)
+  }))
+  default = {
+    media         = { max_job_seconds = 300 }
+    notifications = { max_job_seconds = 60 }
+    ai            = { max_job_seconds = 900 }
+  }
+
+  validation {
+    condition     = alltrue([for k in keys(var.pools) : contains(["media", "notifications", "ai"], k)])
+    error_message = "Pool names must be among media, notifications, ai."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.pools) : p.max_job_seconds >= 1 && p.max_job_seconds <= 43140])
+    error_message = "max_job_seconds must be between 1 and 43140 (SQS visibility timeout maximum is 12 h)."
+  }
+
+  validation {
+    condition = alltrue([
+      for p in values(var.pools) : p.visibility_timeout_seconds == null ? true : (
+        p.visibility_timeout_seconds >= p.max_job_seconds && p.visibility_timeout_seconds <= 43200
+      )
+    ])
+    error_message = "visibility_timeout_seconds must be >= the pool's max_job_seconds and <= 43200."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.pools) : p.max_receive_count >= 1 && p.max_receive_count <= 1000])
+    error_message = "max_receive_count must be between 1 and 1000."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.pools) : p.message_retention_seconds >= 60 && p.message_retention_seconds <= 1209600])
+    error_message = "message_retention_seconds must be between 60 and 1209600 (14 days)."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.pools) : p.delay_seconds >= 0 && p.delay_seconds <= 900])
+    error_message = "delay_seconds must be between 0 and 900."
+  }
+}
+
+variable "fifo" {
+  description = "Create FIFO queues (names get the `.fifo` suffix; the DLQ of a FIFO queue is FIFO too)."
+  type        = bool
+  default     = false
+}
+
+variable "content_based_deduplication" {
+  description = "FIFO only: deduplicate on a SHA-256 of the body. The envelope carries a unique id, so producers normally set MessageDeduplicationId instead."
+  type        = bool
+  default     = false
+}
+
+variable "receive_wait_time_seconds" {
+  description = "Long-poll wait of ReceiveMessage (0-20). 20 keeps empty receives, and the SQS bill, low."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.receive_wait_time_seconds >= 0 && var.receive_wait_time_seconds <= 20
+    error_message = "receive_wait_time_seconds must be between 0 and 20."
+  }
+}
+
+variable "dlq_message_retention_seconds" {
+  description = "Retention of the dead-letter queues; the maximum (14 days) leaves time to inspect and replay."
+  type        = number
+  default     = 1209600
+
+  validation {
+    condition     = var.dlq_message_retention_seconds >= 86400 && var.dlq_message_retention_seconds <= 1209600
+    error_message = "dlq_message_retention_seconds must be between 1 day and 14 days."
+  }
+}
+
+variable "kms_master_key_id" {
+  description = "KMS key id/ARN for SSE-KMS. null (default) uses SQS-managed SSE (SSE-SQS)."
+  type        = string
+  default     = null
+}
+
+variable "kms_data_key_reuse_period_seconds" {
+  description = "SSE-KMS only: seconds SQS reuses a data key (60-86400)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.kms_data_key_reuse_period_seconds >= 60 && var.kms_data_key_reuse_period_seconds <= 86400
+    error_message = "kms_data_key_reuse_period_seconds must be between 60 and 86400."
+  }
+}
+
+variable "create_alarms" {
+  description = "Create CloudWatch alarms on DLQ depth (> 0) and on the age of the oldest message."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_actions" {
+  description = "ARNs notified when an alarm fires or recovers (e.g. an SNS topic)."
+  type        = list(string)
+  default     = []
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,380 @@
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  pools = var.create ? var.pools : toset([])
+
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.region
+  account_id = data.aws_caller_identity.current.account_id
+
+  ssm_prefix = coalesce(var.ssm_parameter_prefix, "/${var.env}/jobfleet")
+  ssm_arn    = "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter${local.ssm_prefix}"
+
+  bucket = var.media_bucket_arn
+}
+
+################################################################################
+# Trust: one role per pool, assumable only by its own service account (IRSA)
+################################################################################
+
+data "aws_iam_policy_document" "assume" {
+  for_each = local.pools
+
+  statement {
+    sid     = "IRSA"
+    effect  = "Allow"
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [var.oidc_provider_arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "${var.oidc_provider}:sub"
+      values   = ["system:serviceaccount:${var.namespace}:jobfleet-${each.key}"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "${var.oidc_provider}:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+  }
+}
+
+################################################################################
+# Permissions every pool has (on its own resources only)
+################################################################################
+
+data "aws_iam_policy_document" "common" {
+  for_each = local.pools
+
+  # Long-poll, ack (batch delete), heartbeat/backoff (visibility), lag metrics.
+  # DeleteMessageBatch / ChangeMessageVisibilityBatch are authorised by these actions.
+  statement {
+    sid    = "ConsumeOwnQueue"
+    effect = "Allow"
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:ChangeMessageVisibility",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
+    ]
+    resources = [var.queues[each.key].arn]
+  }
+
+  # The worker dead-letters permanent failures itself (SendMessage with error
+  # attributes, then deletes the original) and reports DLQ depth.
+  statement {
+    sid    = "DeadLetterToOwnDlq"
+    effect = "Allow"
+    actions = [
+      "sqs:SendMessage",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
+    ]
+    resources = [var.queues[each.key].dlq_arn]
+  }
+
+  # Payloads too large for SQS arrive as s3://<bucket>/claim-check/... references.
+  statement {
+    sid       = "ReadClaimChecks"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.bucket}/claim-check/*"]
+  }
+
+  statement {
+    sid     = "ReadOwnParameters"
+    effect  = "Allow"
+    actions = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"]
+    resources = [
+      "${local.ssm_arn}/${each.key}",
+      "${local.ssm_arn}/${each.key}/*",
+      "${local.ssm_arn}/shared/*",
+    ]
+  }
+
+  dynamic "statement" {
+    for_each = var.database_secret_arn == null ? [] : [var.database_secret_arn]
+
+    content {
+      sid       = "ReadDatabaseSecret"
+      effect    = "Allow"
+      actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.secrets_kms_key_arns) == 0 ? [] : [var.secrets_kms_key_arns]
+
+    content {
+      sid       = "DecryptSecretsViaService"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt"]
+      resources = statement.value
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values = [
+          "ssm.${local.region}.amazonaws.com",
+          "secretsmanager.${local.region}.amazonaws.com",
+        ]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.sqs_kms_key_arn == null ? [] : [var.sqs_kms_key_arn]
+
+    content {
+      sid       = "UseQueueKey"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.s3_kms_key_arn == null ? [] : [var.s3_kms_key_arn]
+
+    content {
+      sid       = "UseBucketKey"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+}
+
+################################################################################
+# media: read uploads/, write thumbnails/, read+delete claim-check/
+################################################################################
+
+data "aws_iam_policy_document" "media" {
+  count = contains(local.pools, "media") ? 1 : 0
+
+  source_policy_documents = [data.aws_iam_policy_document.common["media"].json]
+
+  statement {
+    sid       = "ReadUploads"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.bucket}/uploads/*"]
+  }
+
+  statement {
+    sid       = "WriteThumbnails"
+    effect    = "Allow"
+    actions   = ["s3:PutObject"]
+    resources = ["${local.bucket}/thumbnails/*"]
+  }
+
+  # The media pool owns the claim checks of its jobs and removes them once done.
+  statement {
+    sid       = "DeleteClaimChecks"
+    effect    = "Allow"
+    actions   = ["s3:DeleteObject"]
+    resources = ["${local.bucket}/claim-check/*"]
+  }
+}
+
+################################################################################
+# notifications: SES on given identities, SNS on given topics (+ SMS if enabled)
+################################################################################
+
+# SMS is kept in its own document so that its exception is scoped to it.
+data "aws_iam_policy_document" "notifications_sms" {
+  #checkov:skip=CKV_AWS_356:sns:Publish to a phone number (SMS) has no resource ARN; AWS only accepts Resource "*" for it. Only created when var.sns_allow_sms is true.
+  #checkov:skip=CKV_AWS_111:Same statement: SMS publishing cannot be constrained by resource; the action list is sns:Publish only.
+  count = contains(local.pools, "notifications") && var.sns_allow_sms ? 1 : 0
+
+  statement {
+    sid       = "PublishSms"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = ["*"]
+  }
+}
+
+data "aws_iam_policy_document" "notifications" {
+  count = contains(local.pools, "notifications") ? 1 : 0
+
+  source_policy_documents = concat(
+    [data.aws_iam_policy_document.common["notifications"].json],
+    [for d in data.aws_iam_policy_document.notifications_sms : d.json],
+  )
+
+  dynamic "statement" {
+    for_each = length(var.ses_identity_arns) == 0 ? [] : [var.ses_identity_arns]
+
+    content {
+      sid       = "SendEmailFromIdentities"
+      effect    = "Allow"
+      actions   = ["ses:SendEmail", "ses:SendRawEmail"]
+      resources = statement.value
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.sns_topic_arns) == 0 ? [] : [var.sns_topic_arns]
+
+    content {
+      sid       = "PublishToTopics"
+      effect    = "Allow"
+      actions   = ["sns:Publish"]
+      resources = statement.value
+    }
+  }
+}
+
+################################################################################
+# ai: write ai-results/ (claim-check read and its API key parameter come from common)
+################################################################################
+
+data "aws_iam_policy_document" "ai" {
+  count = contains(local.pools, "ai") ? 1 : 0
+
+  source_policy_documents = [data.aws_iam_policy_document.common["ai"].json]
+
+  statement {
+    sid       = "WriteResults"
+    effect    = "Allow"
+    actions   = ["s3:PutObject"]
+    resources = ["${local.bucket}/ai-results/*"]
+  }
+}
+
+################################################################################
+# Roles
+################################################################################
+
+locals {
+  policy_json = {
+    media         = try(data.aws_iam_policy_document.media[0].json, null)
+    notifications = try(data.aws_iam_policy_document.notifications[0].json, null)
+    ai            = try(data.aws_iam_policy_document.ai[0].json, null)
+  }
+}
+
+resource "aws_iam_role" "this" {
+  for_each = local.pools
+
+  name                 = "${var.env}-jobfleet-${each.key}"
+  description          = "jobfleet ${each.key} workers (${var.env}); IRSA for ${var.namespace}/jobfleet-${each.key}"
+  assume_role_policy   = data.aws_iam_policy_document.assume[each.key].json
+  permissions_boundary = var.permissions_boundary_arn
+  max_session_duration = 3600
+
+  tags = merge(var.tags, { "jobfleet.io/pool" = each.key })
+}
+
+resource "aws_iam_policy" "this" {
+  for_each = local.pools
+
+  name        = "${var.env}-jobfleet-${each.key}"
+  description = "jobfleet ${each.key} workers (${var.env}): own queue + DLQ and the bucket prefixes of the pool"
+  policy      = local.policy_json[each.key]
+
+  tags = merge(var.tags, { "jobfleet.io/pool" = each.key })
+}
+
+resource "aws_iam_role_policy_attachment" "this" {
+  for_each = local.pools
+
+  role       = aws_iam_role.this[each.key].name
+  policy_arn = aws_iam_policy.this[each.key].arn
+}
+
+################################################################################
+# External Secrets Operator: reads the environment's SecureStrings
+# (`<prefix>/database-url`, `<prefix>/<pool>/...`) for the ClusterSecretStore
+# the worker chart references. Read-only, this prefix only.
+################################################################################
+
+locals {
+  eso_sa = split("/", var.external_secrets_service_account)
+  eso    = var.create && var.create_external_secrets_role ? 1 : 0
+}
+
+data "aws_iam_policy_document" "eso_assume" {
+  count = local.eso
+
+  statement {
+    sid     = "IRSA"
+    effect  = "Allow"
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [var.oidc_provider_arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "${var.oidc_provider}:sub"
+      values   = ["system:serviceaccount:${local.eso_sa[0]}:${local.eso_sa[1]}"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "${var.oidc_provider}:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "eso" {
+  count = local.eso
+
+  statement {
+    sid       = "ReadEnvironmentParameters"
+    effect    = "Allow"
+    actions   = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"]
+    resources = [local.ssm_arn, "${local.ssm_arn}/*"]
+  }
+
+  dynamic "statement" {
+    for_each = length(var.secrets_kms_key_arns) == 0 ? [] : [var.secrets_kms_key_arns]
+
+    content {
+      sid       = "DecryptViaSsm"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt"]
+      resources = statement.value
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["ssm.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+}
+
+resource "aws_iam_role" "external_secrets" {
+  count = local.eso
+
+  name                 = "${var.env}-jobfleet-external-secrets"
+  description          = "External Secrets Operator (${var.env}); IRSA for ${var.external_secrets_service_account}; reads ${local.ssm_prefix}/*"
+  assume_role_policy   = data.aws_iam_policy_document.eso_assume[0].json
+  permissions_boundary = var.permissions_boundary_arn
+  max_session_duration = 3600
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "external_secrets" {
+  count = local.eso
+
+  name   = "read-ssm-parameters"
+  role   = aws_iam_role.external_secrets[0].id
+  policy = data.aws_iam_policy_document.eso[0].json
+}

@@ -1,0 +1,48 @@
+//! Peak RSS of one job on a 12 MP JPEG stays within the 64 MiB budget.
+//!
+//! Alone in its test binary (one test = one thread doing work). The high-water mark is reset
+//! through /proc/self/clear_refs after the input is built, so it measures the job plus the
+//! process baseline — i.e. the budget as a worker would see it.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+mod media_common;
+use media_common as common;
+
+use common::synth;
+use jobs::media::{Limits, ThumbnailSpec, make_thumbnails};
+
+fn status_kib(field: &str) -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = s.lines().find(|l| l.starts_with(field)).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn twelve_megapixel_jpeg_peak_rss_under_64_mib() {
+    let (w, h) = (4000usize, 3000usize);
+    let jpeg = {
+        // Cheap stand-in for `synth::photo` (which is slow in an unoptimised test build):
+        // gradients plus hash noise, so the JPEG is photo-sized (MBs, not KBs).
+        let mut rng = synth::Rng::new(1);
+        let mut rgb = vec![0u8; w * h * 3];
+        for (i, px) in rgb.chunks_exact_mut(3).enumerate() {
+            let (x, y) = (i % w, i / w);
+            let n = (rng.next_u64() & 31) as usize;
+            px[0] = ((x * 255 / w + n) & 255) as u8;
+            px[1] = ((y * 255 / h + n) & 255) as u8;
+            px[2] = (((x + y) / 32 * 8 + n) & 255) as u8;
+        }
+        synth::encode_jpeg(&rgb, w, h, 90, false)
+    };
+    assert!(jpeg.len() > 2_000_000, "input is {} bytes", jpeg.len());
+    if std::fs::write("/proc/self/clear_refs", "5").is_err() {
+        eprintln!("cannot reset VmHWM here; skipping");
+        return;
+    }
+    let before = status_kib("VmHWM:");
+    let out = make_thumbnails(&jpeg, &ThumbnailSpec::default(), &Limits::default()).unwrap();
+    let peak = status_kib("VmHWM:");
+    eprintln!("input {} bytes, VmHWM before {before} KiB, peak {peak} KiB", jpeg.len());
+    assert_eq!(out.len(), 3);
+    assert!(peak <= 64 * 1024, "peak RSS {peak} KiB > 64 MiB");
+}

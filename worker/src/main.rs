@@ -1,0 +1,201 @@
+//! The `worker` binary: the daemon (`run`) and the operator commands, in
+//! one image.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use jobs::Pool;
+use worker::config::{Config, ConfigError};
+use worker::dispatch::catalog::router_for;
+use worker::ops::enqueue::{EnqueueRequest, enqueue};
+use worker::{Shutdown, runtime, store, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(name = "worker", version, about = "jobfleet: SQS job worker fleet", propagate_version = true)]
+struct Cli {
+    /// TOML config file; JOBFLEET_* environment variables override it.
+    #[arg(long, global = true, env = "JOBFLEET_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Consume a pool's queue until SIGTERM/SIGINT, then drain.
+    Run {
+        /// media | notifications | ai (or JOBFLEET_POOL)
+        #[arg(long)]
+        pool: Option<Pool>,
+    },
+    /// Apply the ledger's database migrations and exit.
+    Migrate,
+    /// Publish transactional-outbox rows (job_outbox) to SQS until SIGTERM.
+    /// Safe to run as several replicas.
+    Relay {
+        /// Rows claimed per round.
+        #[arg(long, default_value_t = 100)]
+        batch_size: u32,
+        /// Poll interval when the outbox is empty, in milliseconds.
+        #[arg(long, default_value_t = 200)]
+        idle_ms: u64,
+    },
+    /// Print the effective configuration (after file and environment) and exit.
+    Config,
+    /// Validate and send jobs to a pool's queue.
+    Enqueue {
+        /// Job type, e.g. diag.sleep
+        job_type: String,
+        /// Payload JSON, or @path to read it from a file.
+        #[arg(long, default_value = "{}")]
+        payload: String,
+        /// Pool (required for diag.* types, which every pool accepts).
+        #[arg(long)]
+        pool: Option<Pool>,
+        /// Payload version (default: the current version of the type).
+        #[arg(long = "payload-version")]
+        payload_version: Option<u32>,
+        /// SQS DelaySeconds (0–900).
+        #[arg(long)]
+        delay: Option<u32>,
+        /// Send this many copies (each a new job id).
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+    },
+    /// Queue depths per pool: visible, in flight, delayed, DLQ.
+    Queues(worker::ops::cli::QueuesArgs),
+    /// Read job status from the ledger, and prune old jobs.
+    Jobs {
+        #[command(subcommand)]
+        command: worker::ops::jobs::JobsCommand,
+    },
+    /// Inspect, replay, redrive and purge dead-letter queues (audited).
+    Dlq {
+        #[command(subcommand)]
+        command: worker::ops::cli::DlqCommand,
+    },
+}
+
+/// Exit codes: 1 runtime failure, 2 bad configuration or input.
+fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(code)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => return fail(2, e),
+    };
+    telemetry::init_logging(config.log_format);
+    match cli.command {
+        Command::Run { pool } => {
+            if pool.is_some() {
+                config.pool = pool;
+            }
+            run(config).await
+        }
+        Command::Migrate => match store::connect(&config.database_url, 1).await {
+            Ok(db) => match store::migrate(&db).await {
+                Ok(()) => {
+                    println!("migrations applied");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(1, e),
+            },
+            Err(e) => fail(1, e),
+        },
+        Command::Config => match config_json(&config) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(1, e),
+        },
+        Command::Enqueue { job_type, payload, pool, payload_version, delay, count } => {
+            let payload = match read_payload(&payload) {
+                Ok(p) => p,
+                Err(e) => return fail(2, e),
+            };
+            let request = EnqueueRequest { job_type, payload, version: payload_version, pool, delay_secs: delay, count };
+            match enqueue(&config, request).await {
+                Ok((pool, ids)) => {
+                    for id in &ids {
+                        println!("{id}");
+                    }
+                    eprintln!("enqueued {} job(s) to {}", ids.len(), pool.queue_name(&config.env));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(2, e),
+            }
+        }
+        Command::Relay { batch_size, idle_ms } => relay(config, batch_size, idle_ms).await,
+        Command::Queues(args) => worker::ops::cli::queues(&config, args).await,
+        Command::Dlq { command } => worker::ops::cli::dlq(&config, command).await,
+        Command::Jobs { command } => worker::ops::jobs::run(&config, command).await,
+    }
+}
+
+async fn run(config: Config) -> ExitCode {
+    let pool = match config.require_pool() {
+        Ok(pool) => pool,
+        Err(e) => return fail(2, e),
+    };
+    let router = match router_for(&config, pool) {
+        Ok(router) => router,
+        Err(e) => return fail(2, e),
+    };
+    let shutdown = Shutdown::new();
+    if let Err(e) = shutdown.listen_for_signals() {
+        return fail(1, format!("cannot install signal handlers: {e}"));
+    }
+    let handle = match runtime::start(config, router, shutdown).await {
+        Ok(handle) => handle,
+        Err(e) => return fail(1, e),
+    };
+    let report = handle.wait().await;
+    if report.aborted {
+        tracing::warn!("stopped with jobs abandoned; their messages were released");
+    }
+    ExitCode::SUCCESS
+}
+
+async fn relay(config: Config, batch_size: u32, idle_ms: u64) -> ExitCode {
+    let db = match store::connect(&config.database_url, 4).await {
+        Ok(db) => db,
+        Err(e) => return fail(1, e),
+    };
+    if config.migrate_on_start
+        && let Err(e) = store::migrate(&db).await
+    {
+        return fail(1, e);
+    }
+    let sqs = worker::sqs::Sqs::from_env().await;
+    let relay = match worker::outbox::Relay::new(db, sqs, &config.env, batch_size).await {
+        Ok(relay) => relay,
+        Err(e) => return fail(1, e),
+    };
+    let shutdown = Shutdown::new();
+    if let Err(e) = shutdown.listen_for_signals() {
+        return fail(1, format!("cannot install signal handlers: {e}"));
+    }
+    tracing::info!(env = %config.env, batch_size, "outbox relay started");
+    // A round in progress completes (its commit marks what it sent) before exit.
+    relay.run(std::time::Duration::from_millis(idle_ms), shutdown.stop).await;
+    ExitCode::SUCCESS
+}
+
+fn read_payload(arg: &str) -> Result<serde_json::Value, String> {
+    let text = match arg.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read payload file {path}: {e}"))?,
+        None => arg.to_owned(),
+    };
+    serde_json::from_str(&text).map_err(|e| format!("--payload is not valid JSON: {e}"))
+}
+
+fn config_json(config: &Config) -> Result<String, ConfigError> {
+    serde_json::to_string_pretty(config).map_err(|e| ConfigError::Parse(e.to_string()))
+}

@@ -1,0 +1,212 @@
+//! Assembles a pool's worker: ledger, SQS queues, pollers, processor, admin
+//! port and background gauges; runs it until shutdown and drains.
+
+pub mod process;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jobs::Pool;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::admin::{self, Health};
+use crate::config::Config;
+use crate::dispatch::Router;
+use crate::shutdown::Shutdown;
+use crate::sqs::dead_letter::DeadLetter;
+use crate::sqs::poller::{Dispatch, Poller};
+use crate::sqs::queue_stats::{self, Activity};
+use crate::sqs::{Acker, Sqs};
+use crate::store::{self, Ledger};
+use crate::telemetry::{self, POOL_CONCURRENCY, WORKER_READY};
+use process::Processor;
+
+/// How long aborted jobs get to release their messages after the drain
+/// timeout ran out.
+const ABORT_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(
+        "queue {name} not found for pool {pool} in env {env} ({source}).\n  hint: queues are named <env>-jobfleet-<pool> and <env>-jobfleet-<pool>-dlq; create them with `make stack-up` locally or the Terraform sqs module, or set JOBFLEET_QUEUE_URL / JOBFLEET_DLQ_URL"
+    )]
+    QueueMissing { name: String, pool: Pool, env: String, source: crate::sqs::SqsError },
+    #[error("cannot bind the admin port {addr}: {source}")]
+    Admin { addr: SocketAddr, source: std::io::Error },
+}
+
+/// How a drain ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DrainReport {
+    pub took: Duration,
+    /// Jobs were still running at the drain timeout and were abandoned
+    /// (their messages released for another worker).
+    pub aborted: bool,
+}
+
+#[derive(Debug)]
+pub struct WorkerHandle {
+    pub admin_addr: SocketAddr,
+    pub queue_url: String,
+    pub dlq_url: String,
+    task: JoinHandle<DrainReport>,
+}
+
+impl WorkerHandle {
+    /// Waits for the worker to stop (after `Shutdown::stop`).
+    pub async fn wait(self) -> DrainReport {
+        self.task.await.unwrap_or(DrainReport { took: Duration::ZERO, aborted: true })
+    }
+}
+
+async fn resolve(sqs: &Sqs, given: Option<&String>, name: String, pool: Pool, env: &str) -> Result<String, StartError> {
+    match given {
+        Some(url) => Ok(url.clone()),
+        None => sqs.queue_url(&name).await.map_err(|source| StartError::QueueMissing { name, pool, env: env.to_owned(), source }),
+    }
+}
+
+/// Starts the worker for `router.pool()`. Returns once it is polling.
+pub async fn start(config: Config, router: Router, shutdown: Shutdown) -> Result<WorkerHandle, StartError> {
+    let pool = router.pool();
+    let prometheus = telemetry::prometheus();
+    let health = Arc::new(Health::new(Duration::from_secs(config.readiness_max_age_secs)));
+
+    let db = store::connect(&config.database_url, config.db_max_connections).await?;
+    if config.migrate_on_start {
+        store::migrate(&db).await?;
+    }
+    health.db_ok();
+    if config.retention_days > 0 {
+        let older_than = Duration::from_secs(u64::from(config.retention_days) * 86_400);
+        let every = Duration::from_secs(config.prune_interval_secs);
+        tokio::spawn(store::records::prune_periodically(db.clone(), older_than, every, shutdown.stop.clone()));
+    }
+    let ledger = Ledger::new(db, Duration::from_millis(config.ledger_flush_interval_ms));
+
+    let sqs = Sqs::from_env().await;
+    let queue_url = resolve(&sqs, config.queue_url.as_ref(), pool.queue_name(&config.env), pool, &config.env).await?;
+    let dlq_url = resolve(&sqs, config.dlq_url.as_ref(), pool.dlq_name(&config.env), pool, &config.env).await?;
+    let acker = Acker::new(sqs.clone(), queue_url.clone(), Duration::from_millis(config.ack_flush_interval_ms));
+    let dead_letter = DeadLetter::new(sqs.clone(), dlq_url.clone(), pool.queue_name(&config.env));
+
+    // Background tasks (admin, gauges) outlive the drain and stop last.
+    let background = CancellationToken::new();
+    let admin_addr = admin::serve(config.admin_addr, health.clone(), prometheus, background.clone())
+        .await
+        .map_err(|source| StartError::Admin { addr: config.admin_addr, source })?;
+
+    let capacity = Arc::new(Semaphore::new(config.concurrency as usize));
+    metrics::gauge!(POOL_CONCURRENCY, "pool" => pool.as_str()).set(f64::from(config.concurrency));
+    let tracker = TaskTracker::new();
+    let activity = Arc::new(Activity::default());
+    let processor = Processor {
+        pool,
+        router: Arc::new(router),
+        ledger: ledger.clone(),
+        acker: acker.clone(),
+        dead_letter,
+        activity: activity.clone(),
+        health: health.clone(),
+        tracker: tracker.clone(),
+        abort: shutdown.abort.clone(),
+        heartbeat_interval: Duration::from_secs(config.heartbeat_interval_secs),
+        visibility_timeout: Duration::from_secs(config.visibility_timeout_secs),
+        retry_base_delay_secs: config.retry_base_delay_secs,
+        retry_max_delay_secs: config.retry_max_delay_secs,
+    };
+    let dispatch: Arc<dyn Dispatch> = Arc::new(processor);
+    let poller = Poller {
+        sqs: sqs.clone(),
+        queue_url: queue_url.clone(),
+        capacity,
+        wait_time_secs: config.receive_wait_time_secs as i32,
+        visibility_timeout_secs: config.visibility_timeout_secs as i32,
+        health: health.clone(),
+        acker,
+        tracker: tracker.clone(),
+    };
+    let pollers: Vec<JoinHandle<()>> = (0..config.pollers())
+        .map(|_| tokio::spawn(poller.clone().run(dispatch.clone(), shutdown.stop.clone(), shutdown.abort.clone())))
+        .collect();
+
+    tokio::spawn(queue_stats::run(
+        sqs,
+        pool,
+        [("main", queue_url.clone()), ("dlq", dlq_url.clone())],
+        activity,
+        Duration::from_secs(config.queue_metrics_interval_secs),
+        config.backlog_min_rate_per_sec,
+        background.clone(),
+    ));
+    tokio::spawn(watch_database(ledger, health.clone(), pool, background.clone()));
+
+    tracing::info!(%pool, %queue_url, concurrency = config.concurrency, pollers = pollers.len(), %admin_addr, "worker started");
+    let drain_timeout = config.drain_timeout();
+    let task = tokio::spawn(async move {
+        shutdown.stop.cancelled().await;
+        let report = drain(pollers, tracker, &shutdown, &health, pool, drain_timeout).await;
+        background.cancel();
+        report
+    });
+    Ok(WorkerHandle { admin_addr, queue_url, dlq_url, task })
+}
+
+/// Stops taking work and waits for what is running, up to the drain timeout.
+async fn drain(
+    pollers: Vec<JoinHandle<()>>,
+    tracker: TaskTracker,
+    shutdown: &Shutdown,
+    health: &Health,
+    pool: Pool,
+    timeout: Duration,
+) -> DrainReport {
+    let started = tokio::time::Instant::now();
+    let deadline = started + timeout;
+    health.set_draining();
+    metrics::gauge!(WORKER_READY, "pool" => pool.as_str()).set(0.0);
+    tracing::info!(in_flight = tracker.len(), timeout_secs = timeout.as_secs(), "draining");
+    let finished = tokio::time::timeout_at(deadline, async {
+        for poller in pollers {
+            let _ = poller.await;
+        }
+        tracker.close();
+        tracker.wait().await;
+    })
+    .await
+    .is_ok();
+    if !finished {
+        tracing::warn!(still_running = tracker.len(), "drain timeout reached; abandoning running jobs");
+        shutdown.abort.cancel();
+        tracker.close();
+        if tokio::time::timeout(ABORT_GRACE, tracker.wait()).await.is_err() {
+            tracing::error!("some messages could not be released in time; they reappear after their visibility timeout");
+        }
+    }
+    let took = started.elapsed();
+    tracing::info!(took_ms = took.as_millis() as u64, aborted = !finished, "drained");
+    DrainReport { took, aborted: !finished }
+}
+
+/// Pings the database periodically for readiness and keeps the ready gauge.
+async fn watch_database(ledger: Ledger, health: Arc<Health>, pool: Pool, stop: CancellationToken) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        match ledger.ping().await {
+            Ok(()) => health.db_ok(),
+            Err(e) => tracing::warn!(error = %e, "database check failed"),
+        }
+        let ready = if health.readiness().is_ok() { 1.0 } else { 0.0 };
+        metrics::gauge!(WORKER_READY, "pool" => pool.as_str()).set(ready);
+    }
+}

@@ -1,0 +1,260 @@
+//! Shared harness for integration tests: real moto (SQS) and real Postgres,
+//! as brought up by `make stack-up`. Each test creates its own queues under
+//! a unique environment name, so tests never share state.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use jobs::{Envelope, Pool};
+use serde_json::Value;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use worker::runtime::{self, WorkerHandle};
+use worker::{Config, Router, Shutdown};
+
+pub const STACK_HINT: &str = "is the local stack up? run `make stack-up` (or `make test`)";
+
+pub async fn sqs() -> Client {
+    let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    Client::new(&config)
+}
+
+pub async fn db() -> PgPool {
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL is set by .cargo/config.toml or the Makefile");
+    let pool = PgPool::connect(&url).await.unwrap_or_else(|e| panic!("cannot reach Postgres at {url}: {e}; {STACK_HINT}"));
+    worker::store::migrate(&pool).await.expect("migrations apply");
+    pool
+}
+
+/// A pool's queue and DLQ under a unique environment name.
+#[derive(Debug, Clone)]
+pub struct TestQueues {
+    pub env: String,
+    pub pool: Pool,
+    pub queue_url: String,
+    pub dlq_url: String,
+    pub sqs: Client,
+}
+
+impl TestQueues {
+    pub async fn create(pool: Pool) -> Self {
+        let sqs = sqs().await;
+        let env = format!("t-{}", &Uuid::new_v4().simple().to_string()[..12]);
+        let dlq_url = sqs
+            .create_queue()
+            .queue_name(pool.dlq_name(&env))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create DLQ: {e:?}; {STACK_HINT}"))
+            .queue_url
+            .expect("queue url");
+        let dlq_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&dlq_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("DLQ attributes")
+            .attributes
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .expect("DLQ arn");
+        let redrive = serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": "10" }).to_string();
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(pool.queue_name(&env))
+            .attributes(QueueAttributeName::RedrivePolicy, redrive)
+            .send()
+            .await
+            .expect("create queue")
+            .queue_url
+            .expect("queue url");
+        Self { env, pool, queue_url, dlq_url, sqs }
+    }
+
+    /// A config for fast tests: short polls, quick retries, ephemeral admin port.
+    pub fn config(&self) -> Config {
+        Config {
+            env: self.env.clone(),
+            pool: Some(self.pool),
+            concurrency: 4,
+            receive_wait_time_secs: 1,
+            readiness_max_age_secs: 10,
+            queue_metrics_interval_secs: 1,
+            retry_base_delay_secs: 1,
+            retry_max_delay_secs: 2,
+            drain_timeout_secs: 15,
+            admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            diag_enabled: Some(true),
+            log_format: worker::config::LogFormat::Pretty,
+            database_url: std::env::var("DATABASE_URL").expect("DATABASE_URL"),
+            ..Config::default()
+        }
+    }
+
+    pub async fn send_raw(&self, body: &str) -> String {
+        self.sqs.send_message().queue_url(&self.queue_url).message_body(body).send().await.expect("send").message_id.expect("message id")
+    }
+
+    pub async fn send(&self, envelope: &Envelope) -> Uuid {
+        self.send_raw(&envelope.to_json()).await;
+        envelope.id
+    }
+
+    /// (visible, in flight) as SQS reports them.
+    pub async fn counts(&self, url: &str) -> (u64, u64) {
+        let attrs = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .expect("attributes")
+            .attributes
+            .unwrap_or_default();
+        let get = |n: QueueAttributeName| attrs.get(&n).and_then(|v| v.parse().ok()).unwrap_or(0);
+        (get(QueueAttributeName::ApproximateNumberOfMessages), get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
+    }
+
+    /// Reads `expected` messages from the DLQ (leaving them invisible).
+    pub async fn dead_letters(&self, expected: usize) -> Vec<DeadLettered> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut found: Vec<DeadLettered> = Vec::new();
+        while found.len() < expected {
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {expected} DLQ messages, got {found:?}");
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.dlq_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .visibility_timeout(300)
+                .message_attribute_names("All")
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .send()
+                .await
+                .expect("receive DLQ");
+            for m in out.messages.unwrap_or_default() {
+                let attributes =
+                    m.message_attributes.unwrap_or_default().into_iter().filter_map(|(k, v)| Some((k, v.string_value?))).collect();
+                found.push(DeadLettered { body: m.body.unwrap_or_default(), attributes });
+            }
+        }
+        found
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DeadLettered {
+    pub body: String,
+    pub attributes: HashMap<String, String>,
+}
+
+impl DeadLettered {
+    pub fn attr(&self, name: &str) -> &str {
+        self.attributes.get(name).map(String::as_str).unwrap_or("")
+    }
+}
+
+/// Polls `check` until it yields `Some`, or panics naming `what` after `timeout`.
+/// This awaits a condition; it is not a sleep standing in for one.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A job's ledger row, as the tests look at it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct JobRow {
+    pub status: String,
+    pub attempts: i32,
+    pub duplicate_deliveries: i32,
+    pub last_error_class: Option<String>,
+    pub result: Option<Value>,
+}
+
+pub async fn job_row(db: &PgPool, id: Uuid) -> Option<JobRow> {
+    sqlx::query_as("SELECT status, attempts, duplicate_deliveries, last_error_class, result FROM jobs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+        .expect("query ledger")
+}
+
+/// Waits until the job reaches `status`, then returns its row.
+pub async fn await_status(db: &PgPool, id: Uuid, status: &str) -> JobRow {
+    eventually(&format!("job {id} to be {status}"), Duration::from_secs(45), || async {
+        job_row(db, id).await.filter(|row| row.status == status)
+    })
+    .await
+}
+
+pub fn envelope(job_type: &str, version: u32, payload: Value) -> Envelope {
+    Envelope {
+        id: Uuid::now_v7(),
+        job_type: job_type.to_owned(),
+        version,
+        created_at: OffsetDateTime::now_utc(),
+        payload: Some(payload),
+        payload_ref: None,
+        traceparent: None,
+        idempotency_key: None,
+    }
+}
+
+/// A worker running in this process; `stop` drains it.
+#[derive(Debug)]
+pub struct Running {
+    pub handle: WorkerHandle,
+    pub shutdown: Shutdown,
+}
+
+impl Running {
+    pub async fn start(config: Config, router: Router) -> Self {
+        worker::telemetry::init_logging(worker::config::LogFormat::Pretty);
+        let shutdown = Shutdown::new();
+        let handle = runtime::start(config, router, shutdown.clone()).await.expect("worker starts");
+        Self { handle, shutdown }
+    }
+
+    pub async fn stop(self) -> worker::runtime::DrainReport {
+        self.shutdown.stop.cancel();
+        self.handle.wait().await
+    }
+}
+
+/// A fresh schema with the migrations applied, for tests that must not see
+/// other tests' rows (the outbox relay claims every pending row). Returns
+/// the pool and a URL whose connections use that schema.
+pub async fn isolated_db() -> (PgPool, String) {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let admin = PgPool::connect(&base).await.unwrap_or_else(|e| panic!("cannot reach Postgres at {base}: {e}; {STACK_HINT}"));
+    let schema = format!("t_{}", Uuid::new_v4().simple());
+    // The name is our own UUID, never input: safe to interpolate.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.expect("create schema");
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+    let pool = PgPool::connect(&url).await.expect("connect to the schema");
+    worker::store::migrate(&pool).await.expect("migrations apply in the schema");
+    (pool, url)
+}

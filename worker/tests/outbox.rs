@@ -1,0 +1,112 @@
+//! The transactional outbox and its relay, against real Postgres and moto.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::{Running, TestQueues, envelope, eventually, isolated_db, job_row};
+use jobs::Pool;
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+use worker::Config;
+use worker::dispatch::catalog::router_for;
+use worker::outbox::Relay;
+use worker::outbox::relay::enqueue_tx;
+
+async fn relay_for(db: &PgPool, queues: &TestQueues) -> Relay {
+    let urls = HashMap::from([(queues.pool, queues.queue_url.clone())]);
+    Relay::with_queue_urls(db.clone(), worker::sqs::Sqs::from_env().await, urls, 50)
+}
+
+async fn outbox_jobs(db: &PgPool, pool: Pool, n: usize) -> Vec<Uuid> {
+    let mut tx = db.begin().await.expect("begin");
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let job = envelope("diag.noop", 1, json!({}));
+        enqueue_tx(&mut tx, pool, &job, None).await.expect("enqueue in the transaction");
+        ids.push(job.id);
+    }
+    tx.commit().await.expect("commit");
+    ids
+}
+
+async fn pending(db: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM job_outbox WHERE sent_at IS NULL").fetch_one(db).await.expect("count")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueue_tx_commits_and_rolls_back_with_the_producers_transaction() {
+    let (db, _) = isolated_db().await;
+    let kept = envelope("diag.noop", 1, json!({}));
+    let dropped = envelope("diag.noop", 1, json!({}));
+
+    let mut tx = db.begin().await.expect("begin");
+    enqueue_tx(&mut tx, Pool::Media, &dropped, None).await.expect("insert");
+    tx.rollback().await.expect("rollback");
+    let mut tx = db.begin().await.expect("begin");
+    enqueue_tx(&mut tx, Pool::Media, &kept, None).await.expect("insert");
+    tx.commit().await.expect("commit");
+
+    assert_eq!(pending(&db).await, 1);
+    let row = job_row(&db, kept.id).await.expect("the ledger shows the job at once");
+    assert_eq!((row.status.as_str(), row.attempts), ("queued", 0));
+    assert_eq!(job_row(&db, dropped.id).await, None, "a rolled-back enqueue leaves no trace");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_crash_between_send_and_mark_only_duplicates_and_each_job_runs_once() {
+    let (db, url) = isolated_db().await;
+    let queues = TestQueues::create(Pool::Media).await;
+    let ids = outbox_jobs(&db, Pool::Media, 20).await;
+    let relay = relay_for(&db, &queues).await;
+
+    // The "crash": everything is sent, but the transaction that marks the
+    // rows never commits (as when the process is killed).
+    let claimed = relay.claim_and_send().await.expect("send");
+    assert_eq!(claimed.sent(), 20);
+    drop(claimed);
+    assert_eq!(pending(&db).await, 20, "unmarked rows are pending again");
+    // A restarted relay sends them again.
+    assert_eq!(relay.relay_once().await.expect("relay"), 20);
+    assert_eq!(pending(&db).await, 0);
+    assert_eq!(queues.counts(&queues.queue_url).await.0, 40, "every job is in the queue twice");
+
+    let config = Config { database_url: url, visibility_timeout_secs: 3, heartbeat_interval_secs: 1, ..queues.config() };
+    let worker = Running::start(config.clone(), router_for(&config, Pool::Media).expect("router")).await;
+    for id in &ids {
+        let row = eventually(&format!("job {id}: succeeded, copy seen as duplicate"), Duration::from_secs(60), || async {
+            job_row(&db, *id).await.filter(|r| r.status == "succeeded" && r.duplicate_deliveries == 1)
+        })
+        .await;
+        assert_eq!(row.attempts, 1, "job {id} ran more than once");
+    }
+    eventually("the queue to drain", Duration::from_secs(20), || async {
+        (queues.counts(&queues.queue_url).await == (0, 0)).then_some(())
+    })
+    .await;
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_relays_in_parallel_never_send_a_row_twice() {
+    let (db, _) = isolated_db().await;
+    let queues = TestQueues::create(Pool::Notifications).await;
+    outbox_jobs(&db, Pool::Notifications, 120).await;
+    let (a, b) = (relay_for(&db, &queues).await, relay_for(&db, &queues).await);
+
+    let drain = |relay: Relay| async move {
+        let mut total = 0;
+        loop {
+            match relay.relay_once().await.expect("relay") {
+                0 => return total,
+                n => total += n,
+            }
+        }
+    };
+    let (sent_a, sent_b) = tokio::join!(drain(a), drain(b));
+    assert_eq!(sent_a + sent_b, 120, "a: {sent_a}, b: {sent_b}");
+    assert_eq!(pending(&db).await, 0);
+    assert_eq!(queues.counts(&queues.queue_url).await.0, 120, "each row sent exactly once");
+}
