@@ -79,8 +79,110 @@ def show_dlq(ids_file: str) -> None:
         print(f"{job_id:<{width}}  {cls:<20}  {msg}")
 
 
+# --- peers the handlers talk to ---------------------------------------------
+
+
+def serve_stubs(port: int, secret: str, record: str) -> None:
+    """A webhook receiver that checks jobfleet's signature, and an
+    OpenAI-compatible inference stub, on 127.0.0.1:<port> (one server, two
+    roles: it is all the demo needs)."""
+    import hashlib
+    import hmac
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):  # quiet: the demo prints what matters
+            pass
+
+        def reply(self, status: int, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if self.path == "/hook":
+                # docs/handlers.md: t=<ts>,v1=<hex HMAC-SHA256(secret, "<ts>." + body)>
+                parts = dict(p.split("=", 1) for p in self.headers.get("jobfleet-signature", "").split(",") if "=" in p)
+                expected = hmac.new(secret.encode(), f"{parts.get('t', '')}.".encode() + body, hashlib.sha256).hexdigest()
+                valid = hmac.compare_digest(expected, parts.get("v1", ""))
+                with open(record, "a") as f:
+                    f.write(json.dumps({"signature_valid": valid, "idempotency_key": self.headers.get("idempotency-key"),
+                                        "event": self.headers.get("jobfleet-event"), "body": json.loads(body)}) + "\n")
+                return self.reply(200 if valid else 401, {"received": valid})
+            request = json.loads(body or b"{}")
+            if self.path == "/v1/chat/completions":
+                question = request["messages"][-1]["content"]
+                return self.reply(200, {"id": "chatcmpl-demo", "object": "chat.completion", "model": request.get("model"),
+                                        "choices": [{"index": 0, "finish_reason": "stop",
+                                                     "message": {"role": "assistant", "content": f"(stub) you asked: {question}"}}],
+                                        "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}})
+            if self.path == "/v1/embeddings":
+                inputs = request["input"] if isinstance(request["input"], list) else [request["input"]]
+                return self.reply(200, {"object": "list", "model": request.get("model"),
+                                        "data": [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i, _ in enumerate(inputs)]})
+            self.reply(404, {"error": "not found"})
+
+    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+
+def upload(bucket: str, key: str, path: str) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    with open(path, "rb") as f:
+        s3.put_object(Bucket=bucket, Key=key, Body=f.read())
+
+
+def verify_sender(address: str) -> None:
+    boto3.client("ses", region_name=REGION).verify_email_identity(EmailAddress=address)
+
+
+def show_thumbnails(bucket: str, prefix: str) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    for obj in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
+        head = s3.head_object(Bucket=bucket, Key=obj["Key"])
+        print(f"  s3://{bucket}/{obj['Key']:<48} {obj['Size']:>8} bytes  {head.get('ContentType', '')}")
+
+
+def show_email(job_subject: str) -> None:
+    """Reads the mail back from moto's state, as a mailbox would show it."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    import urllib.request
+
+    data = json.load(urllib.request.urlopen(f"{endpoint}/moto-api/data.json"))
+    for message in data.get("ses", {}).get("Message", []):
+        text = json.dumps(message)
+        if job_subject in text:
+            print(json.dumps(message, indent=2)[:1200])
+            return
+    print("  (no such mail in moto)")
+
+
+def show_webhooks(record: str) -> None:
+    with open(record) as f:
+        for line in f:
+            print("  " + line.strip())
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "send-raw":
+    command = sys.argv[1]
+    if command == "send-raw":
         send_raw()
-    elif sys.argv[1] == "show-dlq":
+    elif command == "show-dlq":
         show_dlq(sys.argv[3])
+    elif command == "serve-stubs":
+        serve_stubs(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+    elif command == "upload":
+        upload(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif command == "verify-sender":
+        verify_sender(sys.argv[2])
+    elif command == "show-thumbnails":
+        show_thumbnails(sys.argv[2], sys.argv[3])
+    elif command == "show-email":
+        show_email(sys.argv[2])
+    elif command == "show-webhooks":
+        show_webhooks(sys.argv[2])
+    else:
+        sys.exit(f"unknown command {command}")
