@@ -73,3 +73,7 @@ bench: deps ## Benchmark suite: throughput, latency, peers, fleet, drain (rewrit
 .PHONY: schema
 schema: ## Regenerate the committed JSON Schema (jobs/schema/) from the Rust types
 	JOBFLEET_BLESS_SCHEMA=1 $(CARGO) test --locked -p jobs --test schema
+
+.PHONY: bench-ledger
+bench-ledger: deps stack-up ## Ledger write throughput (jobs/s recorded, start + finish per job)
+	$(CARGO) run --locked --release -p loadtest --bin ledger-bench -- --in-flight 1024

@@ -1,0 +1,156 @@
+//! Ledger write throughput: how many jobs per second the worker's batched
+//! Postgres writes can record (each job = the `start` upsert that takes the
+//! lease + the `finish` update with the outcome), driven through the same
+//! `Ledger` the runtime uses, with as many jobs in flight as a fleet would
+//! have. The database is a fresh schema, dropped afterwards.
+//!
+//! ```text
+//! cargo run --release -p loadtest --bin ledger-bench -- [--jobs N] [--in-flight N] [--repeats N]
+//! ```
+//! `DATABASE_URL` (default postgres://postgres@127.0.0.1:5432/jobfleet).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jobs::Pool;
+use serde_json::json;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+use worker::store::{BeginOutcome, FinishItem, FinishOutcome, JobStatus, Ledger, StartItem};
+
+#[derive(Debug)]
+struct Args {
+    jobs: usize,
+    in_flight: usize,
+    repeats: usize,
+    flush_ms: u64,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut args = Args { jobs: 20_000, in_flight: 256, repeats: 3, flush_ms: 5 };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let n: usize = value.parse().map_err(|_| format!("{flag} {value}: not a number"))?;
+        match flag.as_str() {
+            "--jobs" => args.jobs = n,
+            "--in-flight" => args.in_flight = n.max(1),
+            "--repeats" => args.repeats = n.max(1),
+            "--flush-ms" => args.flush_ms = n as u64,
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(args)
+}
+
+async fn run_once(db: &PgPool, args: &Args) -> Result<f64, String> {
+    let ledger = Ledger::new(db.clone(), Duration::from_millis(args.flush_ms));
+    let slots = Arc::new(Semaphore::new(args.in_flight));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..args.jobs {
+        let permit = slots.clone().acquire_owned().await.map_err(|e| e.to_string())?;
+        let ledger = ledger.clone();
+        tasks.spawn(async move {
+            let _permit = permit;
+            let id = Uuid::now_v7();
+            let job = StartItem {
+                id,
+                lease: Duration::from_secs(330),
+                job_type: "diag.noop".into(),
+                pool: Pool::Media,
+                idempotency_key: id.to_string(),
+                enqueued_at: OffsetDateTime::now_utc(),
+                message_id: format!("bench-{i}"),
+            };
+            let attempt = match ledger.start(job.clone()).await.map_err(|e| e.to_string())? {
+                BeginOutcome::Run { attempt } => attempt,
+                other => return Err(format!("unexpected start outcome {other:?}")),
+            };
+            let finish = FinishItem {
+                job,
+                fence: Some(attempt),
+                status: JobStatus::Succeeded,
+                error_class: None,
+                error_message: None,
+                result: Some(json!({ "ok": true })),
+            };
+            match ledger.finish(finish).await.map_err(|e| e.to_string())? {
+                FinishOutcome::Recorded => Ok(()),
+                FinishOutcome::Stale => Err("finish was stale".into()),
+            }
+        });
+        while let Some(done) = tasks.try_join_next() {
+            done.map_err(|e| e.to_string())??;
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.map_err(|e| e.to_string())??;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let recorded: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status = 'succeeded'").fetch_one(db).await.map_err(|e| e.to_string())?;
+    if recorded < args.jobs as i64 {
+        return Err(format!("only {recorded} of {} jobs recorded", args.jobs));
+    }
+    sqlx::query("TRUNCATE jobs").execute(db).await.map_err(|e| e.to_string())?;
+    Ok(args.jobs as f64 / secs)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match parse() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("{e}\nusage: ledger-bench [--jobs N] [--in-flight N] [--repeats N] [--flush-ms N]");
+            return ExitCode::from(2);
+        }
+    };
+    let base = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/jobfleet".into());
+    let admin = match PgPool::connect(&base).await {
+        Ok(pool) => pool,
+        Err(e) => {
+            eprintln!("cannot reach Postgres at {base}: {e} (run `make stack-up`)");
+            return ExitCode::FAILURE;
+        }
+    };
+    let schema = format!("ledger_bench_{}", Uuid::new_v4().simple());
+    // Our own generated name, never input.
+    if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await {
+        eprintln!("cannot create schema: {e}");
+        return ExitCode::FAILURE;
+    }
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+    let result = async {
+        let db = sqlx::postgres::PgPoolOptions::new().max_connections(10).connect(&url).await.map_err(|e| e.to_string())?;
+        worker::store::migrate(&db).await.map_err(|e| e.to_string())?;
+        let mut rates = Vec::new();
+        for run in 1..=args.repeats {
+            let rate = run_once(&db, &args).await?;
+            println!("run {run}: {} jobs in flight {}: {rate:.0} jobs/s (start + finish per job)", args.jobs, args.in_flight);
+            rates.push(rate);
+        }
+        rates.sort_by(f64::total_cmp);
+        Ok::<f64, String>(rates[rates.len() / 2])
+    }
+    .await;
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&admin).await;
+    match result {
+        Ok(median) => {
+            println!(
+                "median: {median:.0} jobs/s recorded ({:.0} ledger writes/s), flush interval {} ms, 10 connections",
+                median * 2.0,
+                args.flush_ms
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ledger-bench failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
