@@ -1,11 +1,11 @@
 # syntax=docker/dockerfile:1
 #
 # jobfleet worker image: one image for the daemon (`worker run`, the default)
-# and for the operator commands (`worker ops ...`).
+# and for the operator commands (`worker queues`, `worker dlq ...`, `worker jobs ...`).
 #
 #   docker build -t jobfleet/worker .
 #   docker run --rm -p 9090:9090 jobfleet/worker            # worker run
-#   docker run --rm jobfleet/worker ops --help              # operator commands
+#   docker run --rm jobfleet/worker dlq --help              # operator commands
 #
 # Dependency caching: cargo-chef. The `planner` stage reduces the workspace to
 # a recipe (manifests + lockfile, no sources); `builder` first compiles only the

@@ -496,7 +496,7 @@ async fn history(config: &Config, args: HistoryArgs) -> Result<ExitCode, OpsErro
                 e.skipped.to_string(),
                 e.failed.to_string(),
                 match (e.finished, &e.outcome) {
-                    (true, Some(outcome)) => outcome.clone(),
+                    (true, Some(outcome)) => ellipsize(outcome, 60),
                     (true, None) => "finished".to_owned(),
                     (false, _) => "UNFINISHED".to_owned(),
                 },

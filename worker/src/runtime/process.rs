@@ -60,11 +60,15 @@ pub struct Processor {
 impl Dispatch for Processor {
     fn dispatch(&self, message: Received, slot: OwnedSemaphorePermit) {
         let this = self.clone();
-        self.tracker.spawn(async move {
+        // Boxed: a job's future (the whole middleware stack's state) is
+        // several KiB, and tokio moves an unboxed future into the task cell
+        // and rewrites its stage by value; a box makes those moves a pointer
+        // copy (loadtest/FINDINGS.md #1: memcpy was the top CPU entry).
+        self.tracker.spawn(Box::pin(async move {
             this.activity.received(message.queue_wait());
             this.process(message, slot).await;
             this.activity.completed();
-        });
+        }));
     }
 }
 

@@ -188,9 +188,21 @@ impl Sqs {
 }
 
 /// The SDK's Display for service errors is just "service error"; the
-/// useful part (code and message) is in the source chain.
+/// useful part (code and message) is in the source chain. Each link's
+/// Display, joined: one line an operator can read (the SDK's own
+/// `DisplayErrorContext` appends the whole raw response's Debug).
 fn error_text(error: &dyn std::error::Error) -> String {
-    aws_sdk_sqs::error::DisplayErrorContext(error).to_string()
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// A string message attribute.

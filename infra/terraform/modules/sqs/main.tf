@@ -123,7 +123,7 @@ resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
   for_each = var.create_alarms ? local.pools : {}
 
   alarm_name          = "${aws_sqs_queue.dlq[each.key].name}-not-empty"
-  alarm_description   = "Dead-lettered jobs in ${aws_sqs_queue.dlq[each.key].name}: inspect with `worker ops dlq` and replay or purge."
+  alarm_description   = "Dead-lettered jobs in ${aws_sqs_queue.dlq[each.key].name}: inspect with `worker dlq list` and replay or purge."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
   dimensions          = { QueueName = aws_sqs_queue.dlq[each.key].name }
