@@ -99,3 +99,11 @@ Render-time invariants the JSON schema cannot express (cross-field rules).
 {{- fail "gpu.enabled needs isolatedNodePool.enabled: accelerator nodes are only provisioned by the isolated NodePool" -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The environment variable of a worker setting: `inference.base_url` is
+JOBFLEET_INFERENCE__BASE_URL (the worker splits nested settings on `__`).
+*/}}
+{{- define "worker.settingEnv" -}}
+{{- printf "JOBFLEET_%s" (. | upper | replace "." "__") -}}
+{{- end -}}
