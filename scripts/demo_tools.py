@@ -79,6 +79,31 @@ def show_dlq(ids_file: str) -> None:
         print(f"{job_id:<{width}}  {cls:<20}  {msg}")
 
 
+def seed_dlq(count: int) -> None:
+    """Fills local-jobfleet-media-dlq with `count` dead letters as the worker
+    writes them: 12 of 13 are media.thumbnail/decode_error (the "bad deploy"),
+    the rest diag.fail/diag_permanent. For trying `worker dlq replay` at scale."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.get_queue_url(QueueName=DLQ)["QueueUrl"]
+    failed_at = datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    for start in range(0, count, 10):
+        entries = []
+        for k in range(start, min(start + 10, count)):
+            if k % 13 == 0:
+                job = envelope("diag.fail", {"mode": "permanent"})
+                error_class, message = "diag_permanent", "asked to fail (attempt 1)"
+            else:
+                job = envelope("media.thumbnail", {"bucket": "local-jobfleet-media", "key": f"uploads/{k}.jpg"})
+                error_class, message = "decode_error", "libjpeg: unsupported marker (fixed in 1.4.2)"
+            attrs = {"job_type": job["type"], "error_class": error_class, "error_message": message,
+                     "failed_at": failed_at, "source_queue": QUEUE}
+            attributes = {k: {"DataType": "String", "StringValue": v} for k, v in attrs.items()}
+            attributes["attempts"] = {"DataType": "Number", "StringValue": "1"}
+            entries.append({"Id": str(k - start), "MessageBody": json.dumps(job), "MessageAttributes": attributes})
+        sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    print(f"seeded {count} dead letters in {DLQ}")
+
+
 # --- peers the handlers talk to ---------------------------------------------
 
 
@@ -172,6 +197,8 @@ if __name__ == "__main__":
         send_raw()
     elif command == "show-dlq":
         show_dlq(sys.argv[3])
+    elif command == "seed-dlq":
+        seed_dlq(int(sys.argv[2]))
     elif command == "serve-stubs":
         serve_stubs(int(sys.argv[2]), sys.argv[3], sys.argv[4])
     elif command == "upload":
