@@ -103,3 +103,8 @@ output "ci_role_arns" {
     push  = module.github_oidc.push_role_arn
   }
 }
+
+output "keda_operator_role_arn" {
+  description = "IRSA role for the KEDA operator's service account (the worker chart's aws-sqs-queue scaler reads queue depth with it)."
+  value       = module.worker_iam.keda_operator_role_arn
+}

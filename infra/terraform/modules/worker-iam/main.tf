@@ -378,3 +378,72 @@ resource "aws_iam_role_policy" "external_secrets" {
   role   = aws_iam_role.external_secrets[0].id
   policy = data.aws_iam_policy_document.eso[0].json
 }
+
+################################################################################
+# KEDA operator: reads the pools' queue depths for the aws-sqs-queue scaler
+# (TriggerAuthentication `identityOwner: keda`). GetQueueAttributes only, on
+# the pools' queues: it never sees a message.
+################################################################################
+
+locals {
+  keda_sa = split("/", var.keda_service_account)
+  keda    = var.create && var.create_keda_operator_role ? 1 : 0
+}
+
+data "aws_iam_policy_document" "keda_assume" {
+  count = local.keda
+
+  statement {
+    sid     = "IRSA"
+    effect  = "Allow"
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [var.oidc_provider_arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "${var.oidc_provider}:sub"
+      values   = ["system:serviceaccount:${local.keda_sa[0]}:${local.keda_sa[1]}"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "${var.oidc_provider}:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "keda" {
+  count = local.keda
+
+  statement {
+    sid       = "ReadQueueDepth"
+    effect    = "Allow"
+    actions   = ["sqs:GetQueueAttributes"]
+    resources = [for pool in sort(tolist(local.pools)) : var.queues[pool].arn]
+  }
+}
+
+resource "aws_iam_role" "keda_operator" {
+  count = local.keda
+
+  name                 = "${var.env}-jobfleet-keda-operator"
+  description          = "KEDA operator (${var.env}); IRSA for ${var.keda_service_account}; reads the jobfleet pools' queue depths"
+  assume_role_policy   = data.aws_iam_policy_document.keda_assume[0].json
+  permissions_boundary = var.permissions_boundary_arn
+  max_session_duration = 3600
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "keda_operator" {
+  count = local.keda
+
+  name   = "read-queue-depth"
+  role   = aws_iam_role.keda_operator[0].id
+  policy = data.aws_iam_policy_document.keda[0].json
+}

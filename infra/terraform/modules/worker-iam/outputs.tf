@@ -27,3 +27,8 @@ output "external_secrets_role_arn" {
   description = "IRSA role of External Secrets Operator (annotate its service account with it)."
   value       = try(aws_iam_role.external_secrets[0].arn, null)
 }
+
+output "keda_operator_role_arn" {
+  description = "IRSA role of the KEDA operator (annotate its service account with it): GetQueueAttributes on the pools' queues."
+  value       = try(aws_iam_role.keda_operator[0].arn, null)
+}

@@ -139,6 +139,23 @@ variable "external_secrets_service_account" {
   }
 }
 
+variable "create_keda_operator_role" {
+  description = "Create the IRSA role of the KEDA operator, which the worker chart's aws-sqs-queue scaler uses (`identityOwner: keda`) to read the pools' queue depths."
+  type        = bool
+  default     = true
+}
+
+variable "keda_service_account" {
+  description = "`<namespace>/<name>` of the KEDA operator service account."
+  type        = string
+  default     = "keda/keda-operator"
+
+  validation {
+    condition     = can(regex("^[a-z0-9-]+/[a-z0-9-]+$", var.keda_service_account))
+    error_message = "keda_service_account must be <namespace>/<name>."
+  }
+}
+
 variable "permissions_boundary_arn" {
   description = "Optional permissions boundary for the roles."
   type        = string
