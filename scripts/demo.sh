@@ -55,13 +55,14 @@ cargo build -q --locked -p loadtest --bin media-corpus
 echo "uploaded s3://$BUCKET/uploads/$RUN/photo.jpg (2400x1600 JPEG); verified $SENDER"
 
 "$BIN" migrate >/dev/null
-declare -A ADMIN
+declare -A ADMIN WORKER
 i=0
 for pool in media notifications ai; do
   ADMIN[$pool]="127.0.0.1:$((PORT_BASE + i))"
   i=$((i + 1))
   step "starting a worker for pool $pool (admin ${ADMIN[$pool]}, log: .stack/demo-$pool.log)"
   JOBFLEET_ADMIN_ADDR="${ADMIN[$pool]}" "$BIN" run --pool "$pool" >"$STATE/demo-$pool.log" 2>&1 &
+  WORKER[$pool]=$!
   PIDS+=($!)
   for _ in $(seq 1 100); do curl -fsS "http://${ADMIN[$pool]}/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
   curl -fsS "http://${ADMIN[$pool]}/readyz"; echo
@@ -124,9 +125,8 @@ curl -fsS "http://${ADMIN[media]}/metrics" | grep -E '^jobfleet_(jobs_total|sqs_
 
 step "SIGTERM: draining every worker"
 for pool in media notifications ai; do
-  pid="$(pgrep -f "worker run --pool $pool" | head -1)"
-  kill -TERM "$pid"
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  kill -TERM "${WORKER[$pool]}"
+  wait "${WORKER[$pool]}" || true
   printf '%-14s ' "$pool"
   grep -E '"message":"drained"' "$STATE/demo-$pool.log" | sed -E 's/.*"took_ms":([0-9]+).*/drained in \1 ms/'
 done

@@ -7,7 +7,7 @@
 //! ```text
 //! cargo run --release -p loadtest --bin ledger-bench -- [--jobs N] [--in-flight N] [--repeats N]
 //! ```
-//! `DATABASE_URL` (default postgres://postgres@127.0.0.1:5432/jobfleet).
+//! `--database-url` or `DATABASE_URL` (default postgres://postgres@127.0.0.1:5432/jobfleet).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,34 +21,28 @@ use tokio::sync::Semaphore;
 use uuid::Uuid;
 use worker::store::{BeginOutcome, FinishItem, FinishOutcome, JobStatus, Ledger, StartItem};
 
-#[derive(Debug)]
+/// Ledger write throughput through the worker's own `Ledger`.
+#[derive(Debug, clap::Parser)]
 struct Args {
+    /// Jobs per run.
+    #[arg(long, default_value_t = 20_000)]
     jobs: usize,
-    in_flight: usize,
-    repeats: usize,
+    /// Jobs in flight at once (a pod holds `concurrency`; a fleet, the sum).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    in_flight: u32,
+    /// Runs; the median is reported.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    repeats: u32,
+    /// The ledger's `ledger_flush_interval_ms`.
+    #[arg(long, default_value_t = 5)]
     flush_ms: u64,
-}
-
-fn parse() -> Result<Args, String> {
-    let mut args = Args { jobs: 20_000, in_flight: 256, repeats: 3, flush_ms: 5 };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let n: usize = value.parse().map_err(|_| format!("{flag} {value}: not a number"))?;
-        match flag.as_str() {
-            "--jobs" => args.jobs = n,
-            "--in-flight" => args.in_flight = n.max(1),
-            "--repeats" => args.repeats = n.max(1),
-            "--flush-ms" => args.flush_ms = n as u64,
-            other => return Err(format!("unknown flag {other}")),
-        }
-    }
-    Ok(args)
+    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/jobfleet")]
+    database_url: String,
 }
 
 async fn run_once(db: &PgPool, args: &Args) -> Result<f64, String> {
     let ledger = Ledger::new(db.clone(), Duration::from_millis(args.flush_ms));
-    let slots = Arc::new(Semaphore::new(args.in_flight));
+    let slots = Arc::new(Semaphore::new(args.in_flight as usize));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..args.jobs {
@@ -102,14 +96,8 @@ async fn run_once(db: &PgPool, args: &Args) -> Result<f64, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match parse() {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("{e}\nusage: ledger-bench [--jobs N] [--in-flight N] [--repeats N] [--flush-ms N]");
-            return ExitCode::from(2);
-        }
-    };
-    let base = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/jobfleet".into());
+    let args = <Args as clap::Parser>::parse();
+    let base = args.database_url.clone();
     let admin = match PgPool::connect(&base).await {
         Ok(pool) => pool,
         Err(e) => {
