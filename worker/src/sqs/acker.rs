@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
 
-use crate::batch::{BatchSettings, Batcher, BatcherClosed};
+use crate::batch::{BatchSettings, Batcher, BatcherClosed, Linger};
 use crate::sqs::client::{BatchFailures, Sqs, SqsError};
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -45,7 +45,11 @@ fn backoff() -> ExponentialBuilder {
 
 impl Acker {
     pub fn new(sqs: Sqs, queue_url: String, flush_interval: Duration) -> Self {
-        let settings = BatchSettings { max_items: 10, max_delay: flush_interval, max_concurrent_flushes: 8 };
+        // A fixed window, not group commit: SQS bills per request, and a job
+        // waiting for its delete or visibility change no longer holds a
+        // handler slot, so the wait costs nothing while partial batches would
+        // cost requests.
+        let settings = BatchSettings { max_items: 10, max_delay: flush_interval, max_concurrent_flushes: 8, linger: Linger::Window };
         let (sqs2, url2) = (sqs.clone(), queue_url.clone());
         let deletes = Batcher::spawn("delete", settings, move |receipts: Vec<String>| {
             let (sqs, url) = (sqs.clone(), queue_url.clone());

@@ -24,7 +24,7 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::batch::{BatchSettings, Batcher, BatcherClosed};
+use crate::batch::{BatchSettings, Batcher, BatcherClosed, Linger};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobStatus {
@@ -119,7 +119,11 @@ const MAX_BATCH: usize = 500;
 
 impl Ledger {
     pub fn new(pool: PgPool, flush_interval: Duration) -> Self {
-        let settings = BatchSettings { max_items: MAX_BATCH, max_delay: flush_interval, max_concurrent_flushes: 4 };
+        // Group commit: the start write is on every job's path to its
+        // handler, so a lone write goes at once; under load rows pile up
+        // while the previous statement runs.
+        let settings =
+            BatchSettings { max_items: MAX_BATCH, max_delay: flush_interval, max_concurrent_flushes: 4, linger: Linger::WhileFlushing };
         let db = pool.clone();
         let starts = Batcher::spawn("ledger_start", settings, move |items: Vec<StartItem>| {
             let db = db.clone();
