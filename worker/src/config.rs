@@ -31,7 +31,7 @@ pub struct Config {
 
     /// Handlers running at once in this process.
     pub concurrency: u32,
-    /// Concurrent long polls; 0 picks one per 10 units of concurrency (max 8).
+    /// Concurrent long polls; 0 picks concurrency ÷ 10, rounded down (1–8).
     pub pollers: u32,
     /// Long-poll wait (0–20). Also bounds how long a drain waits for a poll
     /// already in flight.
@@ -75,7 +75,8 @@ pub struct Config {
     pub db_max_connections: u32,
     /// Apply pending migrations on start (`worker migrate` does it explicitly).
     pub migrate_on_start: bool,
-    /// How long ledger writes wait to fill a batch.
+    /// The longest a ledger write is held for the batch in flight to finish
+    /// (group commit); a write with no batch in flight goes at once.
     pub ledger_flush_interval_ms: u64,
 
     /// Finished jobs (and sent outbox rows) are deleted from the ledger
@@ -347,7 +348,8 @@ impl Config {
 
     pub fn pollers(&self) -> u32 {
         match self.pollers {
-            0 => self.concurrency.div_ceil(10).clamp(1, 8),
+            // Rounded down, so every poller can fill a receive of 10 at once.
+            0 => (self.concurrency / 10).clamp(1, 8),
             n => n.min(self.concurrency),
         }
     }
@@ -428,8 +430,12 @@ mod tests {
     fn pollers_scale_with_concurrency_and_never_exceed_it() {
         let with = |concurrency, pollers| Config { concurrency, pollers, ..Config::default() }.pollers();
         assert_eq!(with(1, 0), 1);
-        assert_eq!(with(16, 0), 2);
+        assert_eq!(with(16, 0), 1);
+        assert_eq!(with(64, 0), 6);
         assert_eq!(with(1000, 0), 8);
+        for concurrency in 10..=80 {
+            assert!(with(concurrency, 0) * 10 <= concurrency, "{concurrency}: pollers could not all take a full batch");
+        }
         assert_eq!(with(2, 5), 2);
     }
 

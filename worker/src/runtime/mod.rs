@@ -126,6 +126,7 @@ pub async fn start(config: Config, router: Router, shutdown: Shutdown) -> Result
         sqs: sqs.clone(),
         queue_url: queue_url.clone(),
         capacity,
+        full_batch: config.concurrency.min(crate::sqs::poller::MAX_BATCH),
         wait_time_secs: config.receive_wait_time_secs as i32,
         visibility_timeout_secs: config.visibility_timeout_secs as i32,
         health: health.clone(),
