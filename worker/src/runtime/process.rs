@@ -5,7 +5,7 @@
 //!   │ find route ──none──▶ dead-letter (unknown_type)
 //!   │ ledger start ──already succeeded──▶ delete (duplicate)
 //!   │             ──database down──▶ release after a short delay
-//!   ▼ run stack (heartbeat keeps the message invisible)
+//!   ▼ run stack (a heartbeat keeps the message invisible if it runs long)
 //! record outcome in the ledger (committed) ──▶ then act on SQS:
 //!   success → delete · retry → change visibility (backoff / Retry-After)
 //!   failed / dead → send to DLQ with reason → delete
@@ -29,7 +29,7 @@ use crate::dispatch::{Failure, Invocation, JobResult, Router};
 use crate::sqs::dead_letter::DeadLetter;
 use crate::sqs::poller::Dispatch;
 use crate::sqs::queue_stats::Activity;
-use crate::sqs::visibility::{Heartbeat, retry_delay_secs};
+use crate::sqs::visibility::{Heartbeat, Lazy, retry_delay_secs};
 use crate::sqs::{Acker, Received};
 use crate::store::{BeginOutcome, FinishItem, FinishOutcome, JobStatus, Ledger, LedgerError, StartItem};
 use crate::telemetry::{self, JOB_QUEUE_WAIT_SECONDS, Outcome, UNKNOWN_JOB_TYPE};
@@ -69,6 +69,12 @@ impl Dispatch for Processor {
             this.process(message, slot).await;
             this.activity.completed();
         }));
+    }
+}
+
+async fn stop_heartbeat<S>(heartbeat: Lazy<S, Heartbeat>) {
+    if let Some(heartbeat) = heartbeat.into_started() {
+        heartbeat.stop().await;
     }
 }
 
@@ -132,14 +138,19 @@ impl Processor {
             }
         };
 
-        let heartbeat = Heartbeat::start(
-            self.acker.clone(),
-            message.receipt_handle.clone(),
-            self.heartbeat_interval,
-            self.visibility_timeout,
-            received,
-            received + route.timeout,
-        );
+        // The heartbeat starts only if the job (or its outcome write) is
+        // still running when the first extension is due.
+        let receipt_handle = &message.receipt_handle;
+        let mut heartbeat = Lazy::new(tokio::time::Instant::now() + self.heartbeat_interval, || {
+            Heartbeat::start(
+                self.acker.clone(),
+                receipt_handle.clone(),
+                self.heartbeat_interval,
+                self.visibility_timeout,
+                received,
+                received + route.timeout,
+            )
+        });
         let ctx = JobContext {
             id: envelope.id,
             pool: self.pool,
@@ -151,26 +162,27 @@ impl Processor {
         let payload_ref = envelope.payload_ref.clone();
         let invocation = Invocation { envelope, ctx, message_id: message.message_id.clone(), job_type };
         let result = tokio::select! {
-            result = route.call(invocation) => Some(result),
+            result = heartbeat.during(route.call(invocation)) => Some(result),
             () = self.abort.cancelled() => None,
         };
         drop(slot);
         let Some(result) = result else {
-            heartbeat.stop().await;
+            stop_heartbeat(heartbeat).await;
             tracing::warn!(job_id = %job.id, "worker stopping: job abandoned and its message released");
             return self.set_visibility(&message, 0).await;
         };
 
         let (finish, ack) = self.decide(job, Some(attempt), result, message.receive_count, received);
-        match self.record(finish).await {
-            Ok(FinishOutcome::Recorded) => heartbeat.stop().await,
+        let recorded = heartbeat.during(self.record(finish)).await;
+        // Before any final visibility change, so an extension cannot land after it.
+        stop_heartbeat(heartbeat).await;
+        match recorded {
+            Ok(FinishOutcome::Recorded) => {}
             Ok(FinishOutcome::Stale) => {
-                heartbeat.stop().await;
                 tracing::warn!(message_id = %message.message_id, "a newer attempt owns this job; leaving its message alone");
                 return;
             }
             Err(e) => {
-                heartbeat.stop().await;
                 tracing::error!(error = %e, message_id = %message.message_id, "outcome not recorded; leaving the message to be redelivered");
                 return;
             }

@@ -4,7 +4,10 @@
 //! visibility timeout would be delivered to a second consumer while the
 //! first still runs it, so a heartbeat extends the timeout every
 //! `heartbeat_interval_secs` until the job finishes or hits its hard timeout.
+//! Most jobs finish long before the first extension is due, so the heartbeat
+//! task is only spawned for a job still running then ([`Lazy`]).
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
@@ -33,7 +36,7 @@ pub struct Heartbeat {
 }
 
 impl Heartbeat {
-    /// `extend_by` is applied every `interval`, but never beyond `hard_deadline`
+    /// `extend_by` is applied at once and then every `interval`, but never beyond `hard_deadline`
     /// (the job's timeout, after which the runtime gives up on it anyway) nor
     /// beyond 12 h from `received_at`, which SQS refuses.
     pub fn start(
@@ -47,7 +50,7 @@ impl Heartbeat {
         let stop = CancellationToken::new();
         let token = stop.clone();
         let task = tokio::spawn(async move {
-            let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+            let mut ticker = tokio::time::interval(interval);
             loop {
                 tokio::select! {
                     () = token.cancelled() => return,
@@ -84,9 +87,103 @@ impl Drop for Heartbeat {
     }
 }
 
+/// A heartbeat (or anything `start` makes) that only starts if work run
+/// through [`Lazy::during`] is still going at `first_beat`. A job that is
+/// done by then costs one timer entry instead of a task, a cancellation
+/// token and an interval.
+#[derive(Debug)]
+pub struct Lazy<S, H> {
+    first_beat: tokio::time::Instant,
+    start: Option<S>,
+    started: Option<H>,
+}
+
+impl<S: FnOnce() -> H, H> Lazy<S, H> {
+    pub fn new(first_beat: tokio::time::Instant, start: S) -> Self {
+        Self { first_beat, start: Some(start), started: None }
+    }
+
+    /// Runs `work`, starting the heartbeat if `work` outlasts `first_beat`.
+    /// Called once per phase that needs cover (the handler, then the outcome
+    /// write); the heartbeat, once started, runs until [`Lazy::into_started`]
+    /// is stopped.
+    pub async fn during<F: Future>(&mut self, work: F) -> F::Output {
+        let mut work = std::pin::pin!(work);
+        if self.started.is_none() {
+            tokio::select! {
+                biased;
+                output = &mut work => return output,
+                () = tokio::time::sleep_until(self.first_beat) => {
+                    self.started = self.start.take().map(|start| start());
+                }
+            }
+        }
+        work.await
+    }
+}
+
+impl<S, H> Lazy<S, H> {
+    /// The heartbeat, if it was started.
+    pub fn into_started(self) -> Option<H> {
+        self.started
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use tokio::sync::oneshot;
+
     use super::*;
+
+    #[tokio::test]
+    async fn work_done_before_the_first_beat_starts_no_heartbeat() {
+        let starts = Arc::new(AtomicU32::new(0));
+        let counter = starts.clone();
+        let mut lazy = Lazy::new(tokio::time::Instant::now() + Duration::from_secs(600), move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        assert_eq!(lazy.during(async { 1 }).await, 1);
+        assert_eq!(lazy.during(async { 2 }).await, 2);
+        assert!(lazy.into_started().is_none());
+        assert_eq!(starts.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn work_still_running_at_the_first_beat_gets_a_heartbeat_once() {
+        let (started_tx, started_rx) = oneshot::channel::<()>();
+        let mut started_tx = Some(started_tx);
+        let starts = Arc::new(AtomicU32::new(0));
+        let counter = starts.clone();
+        let mut lazy = Lazy::new(tokio::time::Instant::now() + Duration::from_millis(20), move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            if let Some(tx) = started_tx.take() {
+                let _ = tx.send(());
+            }
+            "heartbeat"
+        });
+        // This work can only finish once the heartbeat has started.
+        let output = tokio::time::timeout(Duration::from_secs(60), lazy.during(async { started_rx.await.is_ok() })).await;
+        assert_eq!(output.ok(), Some(true), "the heartbeat did not start while the work ran");
+        // A later phase (the outcome write) keeps the same heartbeat.
+        assert_eq!(lazy.during(async { 3 }).await, 3);
+        assert_eq!(lazy.into_started(), Some("heartbeat"));
+        assert_eq!(starts.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_later_phase_that_outlasts_the_first_beat_starts_it_too() {
+        let (started_tx, started_rx) = oneshot::channel::<()>();
+        let mut lazy = Lazy::new(tokio::time::Instant::now() + Duration::from_millis(20), move || {
+            let _ = started_tx.send(());
+        });
+        assert_eq!(lazy.during(async { 1 }).await, 1);
+        let output = tokio::time::timeout(Duration::from_secs(60), lazy.during(async { started_rx.await.is_ok() })).await;
+        assert_eq!(output.ok(), Some(true), "a slow outcome write must be covered");
+        assert!(lazy.into_started().is_some());
+    }
 
     #[test]
     fn delay_grows_exponentially_up_to_the_cap_and_jitter_spans_the_range() {
