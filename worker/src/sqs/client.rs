@@ -89,7 +89,11 @@ impl Sqs {
                     .max_number_of_messages(max_messages.clamp(1, 10))
                     .wait_time_seconds(wait_secs)
                     .visibility_timeout(visibility_secs)
-                    .message_system_attribute_names(MessageSystemAttributeName::All)
+                    // Only what `Received` reads: every other system attribute
+                    // would be parsed for nothing on each message.
+                    .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+                    .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+                    // All of the producer's: they are carried into the DLQ.
                     .message_attribute_names("All")
                     .send(),
             )
