@@ -31,7 +31,7 @@ pub struct Config {
 
     /// Handlers running at once in this process.
     pub concurrency: u32,
-    /// Concurrent long polls; 0 picks concurrency ÷ 10, rounded down (1–8).
+    /// Concurrent long polls; 0 picks concurrency ÷ 20, rounded down (1–8).
     pub pollers: u32,
     /// Long-poll wait (0–20). Also bounds how long a drain waits for a poll
     /// already in flight.
@@ -348,8 +348,12 @@ impl Config {
 
     pub fn pollers(&self) -> u32 {
         match self.pollers {
-            // Rounded down, so every poller can fill a receive of 10 at once.
-            0 => (self.concurrency / 10).clamp(1, 8),
+            // Pollers × 10 ≤ half the concurrency: a poller waiting for a full
+            // batch queues behind the others on the slot semaphore, and with
+            // half the slots running jobs a batch frees up within its wait
+            // (loadtest/FINDINGS.md #2: 6 pollers at concurrency 64 made
+            // 0.215 requests per job, 3 made 0.204).
+            0 => (self.concurrency / 20).clamp(1, 8),
             n => n.min(self.concurrency),
         }
     }
@@ -431,10 +435,10 @@ mod tests {
         let with = |concurrency, pollers| Config { concurrency, pollers, ..Config::default() }.pollers();
         assert_eq!(with(1, 0), 1);
         assert_eq!(with(16, 0), 1);
-        assert_eq!(with(64, 0), 6);
+        assert_eq!(with(64, 0), 3);
         assert_eq!(with(1000, 0), 8);
-        for concurrency in 10..=80 {
-            assert!(with(concurrency, 0) * 10 <= concurrency, "{concurrency}: pollers could not all take a full batch");
+        for concurrency in 20..=160 {
+            assert!(with(concurrency, 0) * 10 <= concurrency / 2, "{concurrency}: full batches would tie up more than half the slots");
         }
         assert_eq!(with(2, 5), 2);
     }
