@@ -9,8 +9,8 @@
 # and loadtest/latency-vs-load.svg. Raw results and logs stay in
 # .tools/loadtest/runs/<time>/.
 #
-# Knobs (environment): BENCH_REPEATS (3), BENCH_OURS_JOBS (30000),
-# BENCH_PEER_JOBS (10000), BENCH_CELERY_JOBS (4000), BENCH_CONCURRENCY (64),
+# Knobs (environment): BENCH_REPEATS (3), BENCH_OURS_JOBS (20000),
+# BENCH_PEER_JOBS (10000), BENCH_CELERY_JOBS (5000), BENCH_CONCURRENCY (64),
 # BENCH_POINT_SECS (8), BENCH_SKIP_PEERS (false), BENCH_FAUXQS_PORT (4599),
 # BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/jobfleet_bench),
 # BENCH_WORKER_REV (a git revision to benchmark instead of the working tree),
