@@ -10,14 +10,17 @@
 #   venv/           helm-python-sdk (Helm v4 Go SDK; charts/ci/helm.py is the `helm` command),
 #                   kubernetes-validate            charts/ci/requirements.txt + constraints.txt
 #   checkov-venv/   checkov                        charts/ci/requirements-checkov.txt + constraints-checkov.txt
-#   bin/promtool    from Debian's prometheus package (apt-get download, unpacked, not installed)
+#   bin/promtool    from Debian 12's prometheus package, unpacked, not installed: `apt-get download`
+#                   on Debian, else the same .deb from deb.debian.org checked against a pinned SHA-256
+#                   (Ubuntu CI runners, other distributions; amd64)
 #   charts/ci/validate/node_modules   @kubernetes-models/*  (npm ci, package-lock.json)
 #
 # Checks (one line each; exit 1 if any fails):
 #   helm-lint        helm lint --strict, every chart x charts/<chart>/ci/*-values.yaml
 #   helm-template    render the same; contract assertions on the worker output
 #   negative         charts/ci/negative/<chart>/*.yaml must fail (tgp <= drain, unknown keys, ...)
-#   argocd           ApplicationSet expanded like Argo CD; each Application rendered with its env values
+#   argocd           worker and add-on ApplicationSets expanded like Argo CD; each worker Application
+#                    (and each add-on from this repository) rendered with its env values
 #   k8s-schemas      kubernetes-validate --strict on every built-in object (Kubernetes $KUBE_VERSION)
 #   crd-models       KEDA, Karpenter v1, prometheus-operator, ESO, Argo CD objects vs kubernetes-models
 #   checkov          rendered manifests, 0 failed (inline, justified skips only)
@@ -84,27 +87,54 @@ install_venv() { # dir requirements constraints
   echo "$stamp" >"$dir/.stamp"
 }
 
-install_promtool() {
-  local bin="$TOOLS/bin/promtool" debs="$TOOLS/debs" version="$PROMETHEUS_DEB_VERSION" candidate
-  [[ -x "$bin" && -f "$bin.version" && "$(cat "$bin.version")" == "$version" ]] && return 0
-  command -v apt-get >/dev/null 2>&1 || { echo "charts-check: promtool needs apt-get (Debian)" >&2; return 1; }
-  rm -rf "$debs" && mkdir -p "$debs"
+# Fallback when apt cannot provide the pinned package (Ubuntu runners, other distributions):
+# the same .deb straight from the Debian archive, verified against its pinned SHA-256
+# (from `apt-cache show prometheus=<version>` on bookworm). Only the promtool binary is used.
+PROMETHEUS_DEB_URL="${DEBIAN_MIRROR:-https://deb.debian.org/debian}/pool/main/p/prometheus/prometheus_2.42.0+ds-5+deb12u1_amd64.deb"
+PROMETHEUS_DEB_SHA256="81d59a24fce84f7fbe97a45a4f2914b6a5881b5cd1db2a6a0e129e515e1a5f55"
+
+fetch_promtool_deb_apt() { # dir   (Debian 12: the pinned revision, or a security update of the same upstream)
+  local debs="$1" version="$PROMETHEUS_DEB_VERSION" candidate
+  command -v apt-get >/dev/null 2>&1 || return 1
   # apt-get download fetches the .deb only: nothing is installed or started.
-  if ! (cd "$debs" && apt-get download -qq "prometheus=$version" >"$LOGS/apt.log" 2>&1); then
-    apt-get update -qq >>"$LOGS/apt.log" 2>&1 || true
-    if ! (cd "$debs" && apt-get download -qq "prometheus=$version" >>"$LOGS/apt.log" 2>&1); then
-      # A Debian security update may have replaced the revision: accept the same upstream release.
-      candidate="$(apt-cache policy prometheus 2>/dev/null | awk '/Candidate:/ { print $2 }')"
-      if [[ "$candidate" == "${version%%-*}"* ]]; then
-        (cd "$debs" && apt-get download -qq "prometheus=$candidate" >>"$LOGS/apt.log" 2>&1)
-        echo "charts-check: prometheus $version unavailable, using $candidate (same upstream)" >&2
-      else
-        echo "charts-check: cannot download Debian prometheus $version (candidate: ${candidate:-none}); see $LOGS/apt.log" >&2
-        return 1
-      fi
-    fi
+  (cd "$debs" && apt-get download -qq "prometheus=$version" >"$LOGS/apt.log" 2>&1) && return 0
+  apt-get update -qq >>"$LOGS/apt.log" 2>&1 || true
+  (cd "$debs" && apt-get download -qq "prometheus=$version" >>"$LOGS/apt.log" 2>&1) && return 0
+  candidate="$(apt-cache policy prometheus 2>/dev/null | awk '/Candidate:/ { print $2 }')"
+  # Same upstream release and a Debian (+debNN) revision: a security update replaced the pin.
+  if [[ "$candidate" == "${version%%-*}"*deb12* ]]; then
+    (cd "$debs" && apt-get download -qq "prometheus=$candidate" >>"$LOGS/apt.log" 2>&1) || return 1
+    echo "charts-check: prometheus $version unavailable, using $candidate (same upstream)" >&2
+    return 0
   fi
-  rm -rf "$debs/x" && dpkg-deb -x "$debs"/prometheus_*.deb "$debs/x"
+  return 1
+}
+
+fetch_promtool_deb_url() { # dir
+  local debs="$1" deb
+  deb="$debs/$(basename "$PROMETHEUS_DEB_URL")"
+  [[ "$(uname -m)" == "x86_64" ]] || { echo "charts-check: no pinned promtool for $(uname -m)" >&2; return 1; }
+  command -v curl >/dev/null 2>&1 || { echo "charts-check: promtool fallback needs curl" >&2; return 1; }
+  curl -fsSL --retry 3 -o "$deb" "$PROMETHEUS_DEB_URL" >>"$LOGS/apt.log" 2>&1 || {
+    echo "charts-check: cannot download $PROMETHEUS_DEB_URL (see $LOGS/apt.log)" >&2; return 1; }
+  echo "$PROMETHEUS_DEB_SHA256  $deb" | sha256sum -c --quiet - || {
+    echo "charts-check: checksum mismatch for $PROMETHEUS_DEB_URL" >&2; return 1; }
+}
+
+install_promtool() {
+  local bin="$TOOLS/bin/promtool" debs="$TOOLS/debs" version="$PROMETHEUS_DEB_VERSION"
+  [[ -x "$bin" && -f "$bin.version" && "$(cat "$bin.version")" == "$version" ]] && return 0
+  rm -rf "$debs" && mkdir -p "$debs"
+  fetch_promtool_deb_apt "$debs" || fetch_promtool_deb_url "$debs" || {
+    echo "charts-check: cannot get Debian prometheus $version (apt or $PROMETHEUS_DEB_URL); see $LOGS/apt.log" >&2
+    return 1
+  }
+  rm -rf "$debs/x" && mkdir -p "$debs/x"
+  if command -v dpkg-deb >/dev/null 2>&1; then
+    dpkg-deb -x "$debs"/prometheus_*.deb "$debs/x"
+  else # a .deb is an ar archive; data.tar.* holds the files
+    (cd "$debs" && ar x prometheus_*.deb && tar -xf data.tar.* -C x)
+  fi
   install -m 0755 "$debs/x/usr/bin/promtool" "$bin"
   rm -rf "$debs"
   echo "$version" >"$bin.version"

@@ -5,7 +5,9 @@
     chartcheck.py render      helm template of the same; splits the output for the validators
     chartcheck.py negative    charts/ci/negative/<chart>/*.yaml must FAIL to render with the expected error
     chartcheck.py argocd      expands deploy/argocd/applicationset.yaml like Argo CD and renders every
-                              generated Application (deploy/environments/<env>/<pool>.yaml + parameters)
+                              generated Application (deploy/environments/<env>/<pool>.yaml + parameters,
+                              $ARGOCD_APP_REVISION simulated; dev/staging/prod image delivery rules);
+                              expands deploy/argocd/addons.yaml (pins, project, this repository's charts rendered)
     chartcheck.py rules       consistency of rules/, tests/ and docs/runbooks; PrometheusRule == rules file
     chartcheck.py dashboards  dashboard structure, metric/label names against the metrics contract, and a
                               promtool rules file of every PromQL expression (checked by the caller)
@@ -199,7 +201,7 @@ def sanity(chart: str, docs: list[dict[str, Any]]) -> list[str]:
     if len(set(names)) != len(names):
         out.append("duplicate objects")
     for d in docs:
-        cluster_scoped = d["kind"] in {"NodePool", "EC2NodeClass", "PriorityClass"}
+        cluster_scoped = d["kind"] in {"NodePool", "EC2NodeClass", "PriorityClass", "ClusterSecretStore"}
         if not cluster_scoped and d["metadata"].get("namespace") != NAMESPACE:
             out.append(f"{d['kind']}/{d['metadata']['name']} is not in namespace {NAMESPACE}")
     if chart != "worker":
@@ -282,6 +284,77 @@ def go_render(tpl_chart: Path, text: str, params: dict[str, Any]) -> str:
     return out["appset-tpl/templates/out.yaml"]
 
 
+# Argo CD substitutes its build environment into Helm parameters (docs: user-guide/build-environment).
+FAKE_REVISION = "0123456789abcdef0123456789abcdef01234567"
+RELEASE_TAG = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$")
+DEV_REVISION = "deploy/dev"
+
+
+def build_env(value: str, app: dict[str, Any]) -> str:
+    env = {"ARGOCD_APP_REVISION": FAKE_REVISION, "ARGOCD_APP_REVISION_SHORT": FAKE_REVISION[:7],
+           "ARGOCD_APP_NAME": app["metadata"]["name"],
+           "ARGOCD_APP_NAMESPACE": app["spec"]["destination"]["namespace"]}
+
+    def repl(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(2)
+        if name not in env:
+            raise KeyError(f"unknown build environment variable ${name}")
+        return env[name]
+    return re.sub(r"(?<!\$)\$\{(\w+)\}|(?<!\$)\$(\w+)", repl, value)
+
+
+def delivery_problems(env: str, source: dict[str, Any], file_values: dict[str, Any],
+                      values: dict[str, Any]) -> list[str]:
+    """dev: deploy/dev + the image of the rendered commit; staging/prod: main + a pinned release tag."""
+    problems = []
+    names = [p["name"] for p in source["helm"].get("parameters", [])]
+    if not {"pool", "environment", "image.repository"} <= set(names):
+        problems.append(f"parameters {names} must set pool, environment and image.repository")
+    tag = (values.get("image") or {}).get("tag", "")
+    if env == "dev":
+        if source.get("targetRevision") != DEV_REVISION:
+            problems.append(f"dev must follow {DEV_REVISION} (moved by docker-build-push.yml after the image push)")
+        if "tag" in (file_values.get("image") or {}):
+            problems.append("dev values must not pin image.tag (it is sha-<revision>)")
+        if tag != f"sha-{FAKE_REVISION}":
+            problems.append(f"dev image tag {tag!r} is not sha-$ARGOCD_APP_REVISION")
+    else:
+        if source.get("targetRevision") != "main":
+            problems.append(f"{env} must follow main")
+        if not RELEASE_TAG.match(str((file_values.get("image") or {}).get("tag", ""))):
+            problems.append(f"{env} values must pin image.tag to a release version (ECR holds only those there)")
+    return problems
+
+
+def expand_appset(appset: dict[str, Any], clusters: list[dict[str, Any]]) -> list[tuple[str, dict, dict]]:
+    """Expand a matrix(clusters x list) ApplicationSet the way Argo CD does: (env, element, Application)."""
+    spec = appset["spec"]
+    matrix = spec["generators"][0]["matrix"]["generators"]
+    selector = matrix[0]["clusters"]["selector"]["matchExpressions"][0]
+    elements = matrix[1]["list"]["elements"]
+    apps = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tpl_chart = Path(tmp)
+        for rel, text in TPL_CHART.items():
+            (tpl_chart / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tpl_chart / rel).write_text(text)
+        for secret in clusters:
+            labels = secret["metadata"].get("labels", {})
+            if labels.get(selector["key"]) not in selector["values"]:
+                continue
+            for element in elements:
+                params = {"name": secret["stringData"]["name"], "server": secret["stringData"]["server"],
+                          "metadata": {"labels": labels, "annotations": secret["metadata"].get("annotations", {})},
+                          **element}
+                app = yaml.safe_load(go_render(tpl_chart, yaml.safe_dump(spec["template"], sort_keys=False), params))
+                patch = yaml.safe_load(go_render(tpl_chart, spec.get("templatePatch", ""), params) or "{}") or {}
+                app = helm.deep_merge(app, patch)
+                app = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", **app}
+                app["metadata"].setdefault("namespace", appset["metadata"]["namespace"])
+                apps.append((labels["jobfleet.io/environment"], element, app))
+    return apps
+
+
 def cmd_argocd() -> int:
     rep = Report("argocd")
     reset("argocd")
@@ -301,30 +374,7 @@ def cmd_argocd() -> int:
     spec = appset["spec"]
     if not spec.get("goTemplate"):
         rep.fail("applicationset", "goTemplate must be on")
-    matrix = spec["generators"][0]["matrix"]["generators"]
-    selector = matrix[0]["clusters"]["selector"]["matchExpressions"][0]
-    pools = [e["pool"] for e in matrix[1]["list"]["elements"]]
-    with tempfile.TemporaryDirectory() as tmp:
-        tpl_chart = Path(tmp)
-        for rel, text in TPL_CHART.items():
-            (tpl_chart / rel).parent.mkdir(parents=True, exist_ok=True)
-            (tpl_chart / rel).write_text(text)
-        apps = []
-        for secret in clusters:
-            labels = secret["metadata"].get("labels", {})
-            if labels.get(selector["key"]) not in selector["values"]:
-                continue
-            for pool in pools:
-                params = {"name": secret["stringData"]["name"], "server": secret["stringData"]["server"],
-                          "metadata": {"labels": labels, "annotations": secret["metadata"].get("annotations", {})},
-                          "pool": pool}
-                app = yaml.safe_load(go_render(tpl_chart, yaml.safe_dump(spec["template"], sort_keys=False), params))
-                patch = yaml.safe_load(go_render(tpl_chart, spec.get("templatePatch", ""), params) or "{}") or {}
-                app = helm.deep_merge(app, patch)
-                app = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", **app}
-                app["metadata"].setdefault("namespace", appset["metadata"]["namespace"])
-                apps.append((labels["jobfleet.io/environment"], pool, app))
-
+    apps = [(env, el["pool"], app) for env, el, app in expand_appset(appset, clusters)]
     expected = {(e, p) for e in ("dev", "staging", "prod") for p in ("media", "notifications", "ai")}
     got = {(e, p) for e, p, _ in apps}
     if got != expected:
@@ -346,13 +396,20 @@ def cmd_argocd() -> int:
         for f in value_files:
             if not f.is_file() or ROOT not in f.parents:
                 problems.append(f"value file {f} missing or outside the repository")
-        sets = [f"{p['name']}={p['value']}" for p in source["helm"].get("parameters", [])]
+        try:
+            sets = [f"{p['name']}={build_env(p['value'], app)}" for p in source["helm"].get("parameters", [])]
+        except KeyError as exc:
+            problems.append(str(exc))
         if problems:
             for p in problems:
                 rep.fail(name, p)
             continue
         values = helm.load_values(value_files, sets)
         file_values = helm.load_values(value_files)
+        if delivery := delivery_problems(env, source, file_values, values):
+            for p in delivery:
+                rep.fail(name, p)
+            continue
         if file_values.get("pool") != pool or file_values.get("environment") != env:
             rep.fail(name, f"{value_files[0].relative_to(ROOT)} says pool={file_values.get('pool')} "
                            f"environment={file_values.get('environment')}")
@@ -368,8 +425,78 @@ def cmd_argocd() -> int:
             rep.fail(name, p)
         if not problems:
             rep.passed()
+    addon_apps = check_addons(rep, clusters, crds)
     (OUT / "crds-argocd.json").write_text(json.dumps(crds))
-    return rep.done(f"{len(apps)} Applications rendered from deploy/environments")
+    return rep.done(f"{len(apps)} worker Applications rendered from deploy/environments, "
+                    f"{addon_apps} add-on Applications")
+
+
+EXACT_VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
+
+
+def check_addons(rep: Report, clusters: list[dict[str, Any]], crds: list[dict[str, Any]]) -> int:
+    """deploy/argocd/addons.yaml: every env x add-on, pinned, inside the platform-addons project;
+    this repository's charts rendered with their values and checked like the CI cases."""
+    appset = yaml.safe_load((ROOT / "deploy/argocd/addons.yaml").read_text())
+    projects = {d["metadata"]["name"]: d for d in docs_of((ROOT / "deploy/argocd/project.yaml").read_text())}
+    expanded = expand_appset(appset, clusters)
+    addons = [e["addon"] for e in appset["spec"]["generators"][0]["matrix"]["generators"][1]["list"]["elements"]]
+    required = {"karpenter", "keda", "external-secrets", "nvidia-device-plugin", "kube-prometheus-stack", "platform"}
+    if missing := required - set(addons):
+        rep.fail("addons.yaml", f"missing add-ons {sorted(missing)}")
+    got = {(env, el["addon"]) for env, el, _ in expanded}
+    if got != {(e, a) for e in ("dev", "staging", "prod") for a in addons}:
+        rep.fail("addons.yaml", f"generates {sorted(got)}, expected every env x add-on")
+    for env, el, app in expanded:
+        name = app["metadata"]["name"]
+        crds.append({"source": f"addons -> {name}", "object": app})
+        problems = []
+        spec, source = app["spec"], app["spec"]["source"]
+        project = projects.get(spec["project"])
+        if name != f"addon-{env}-{el['addon']}":
+            problems.append(f"name {name}")
+        if project is None:
+            problems.append(f"project {spec['project']} not in project.yaml")
+        else:
+            if source["repoURL"] not in project["spec"]["sourceRepos"]:
+                problems.append(f"{source['repoURL']} not allowed by project {spec['project']}")
+            if not any(d["namespace"] == spec["destination"]["namespace"] for d in project["spec"]["destinations"]):
+                problems.append(f"namespace {spec['destination']['namespace']} not allowed by project {spec['project']}")
+        auto = (spec.get("syncPolicy") or {}).get("automated")
+        if (env == "prod") == (auto is not None):
+            problems.append("automated sync everywhere except prod")
+        if source.get("chart"):
+            if not EXACT_VERSION.match(str(source.get("targetRevision"))):
+                problems.append(f"chart {source['chart']} must pin an exact version, got {source.get('targetRevision')}")
+            if source.get("path"):
+                problems.append("chart and path both set")
+            if "valuesObject" in source.get("helm", {}) and not isinstance(source["helm"]["valuesObject"], dict):
+                problems.append("valuesObject must be a mapping")
+        elif source.get("path"):
+            chart_dir = (ROOT / source["path"]).resolve()
+            files = [(chart_dir / f).resolve() for f in source.get("helm", {}).get("valueFiles", [])]
+            for f in files:
+                if not f.is_file() or ROOT not in f.parents:
+                    problems.append(f"value file {f} missing or outside the repository")
+            if not problems:
+                values = helm.deep_merge(helm.load_values(files), source["helm"].get("valuesObject") or {})
+                ns = spec["destination"]["namespace"]
+                try:
+                    text = helm.template(source["helm"]["releaseName"], chart_dir, values, ns)
+                except helm.helm.HelmError as exc:
+                    problems.append(str(exc))
+                else:
+                    for d in write_outputs(f"argocd__{name}", text, crds):
+                        scoped = d["kind"] in {"NodePool", "EC2NodeClass", "PriorityClass", "ClusterSecretStore"}
+                        if not scoped and d["metadata"].get("namespace") != ns:
+                            problems.append(f"{d['kind']}/{d['metadata']['name']} not in {ns}")
+        else:
+            problems.append("source has neither chart nor path")
+        for p in problems:
+            rep.fail(name, p)
+        if not problems:
+            rep.passed()
+    return len(expanded)
 
 
 # ---------------------------------------------------------------------------- rules

@@ -81,6 +81,16 @@ def test_ci_runs_make_test_and_infra_checks():
     runs = [step.get("run", "") for _, _, step in _steps(doc)]
     assert any(r.strip() == "make test" for r in runs)
     assert any("scripts/infra-check.sh" in r for r in runs)
+    assert any("scripts/charts-check.sh" in r for r in runs)
+    for name, job in _jobs(doc).items():
+        assert str(job["runs-on"]).startswith("ubuntu-"), f"ci.yml: {name} runs where the scripts are portable to"
+
+
+def test_promtool_install_is_portable_and_verified():
+    script = (ROOT / "scripts" / "charts-check.sh").read_text()
+    assert re.search(r'PROMETHEUS_DEB_SHA256="[0-9a-f]{64}"', script), "pinned checksum of the fallback .deb"
+    assert "sha256sum -c" in script
+    assert "fetch_promtool_deb_apt \"$debs\" || fetch_promtool_deb_url \"$debs\"" in script
 
 
 def test_image_is_pushed_with_oidc_sbom_and_provenance():
@@ -95,6 +105,20 @@ def test_image_is_pushed_with_oidc_sbom_and_provenance():
     assert str(build["with"]["provenance"]).startswith("mode=max")
     for s in steps:
         assert "aws-access-key-id" not in (s.get("with") or {}), "no long-lived AWS keys"
+
+
+def test_dev_follows_deploy_branch_moved_after_the_image_push():
+    doc = load_yaml(WORKFLOWS / "docker-build-push.yml")
+    job = _jobs(doc)["deploy-dev"]
+    assert job["needs"] == "image"
+    assert job["if"] == "inputs.version == ''", "only main builds (sha-*) move dev"
+    assert job["permissions"] == {"contents": "write"}
+    run = job["steps"][0]["run"]
+    assert "refs/heads/deploy/dev" in run and "force=false" in run, "fast-forward only"
+    tags = next(s for _, _, s in _steps(doc) if s.get("id") == "meta")["with"]["tags"]
+    assert "type=sha,prefix=sha-,format=long" in tags, "sha-<full commit>, as $ARGOCD_APP_REVISION"
+    appset = (ROOT / "deploy" / "argocd" / "applicationset.yaml").read_text()
+    assert "targetRevision: deploy/dev" in appset and "value: sha-$ARGOCD_APP_REVISION" in appset
 
 
 def test_release_builds_image_charts_and_notes():

@@ -324,24 +324,59 @@ def _by_sid(body):
     return {st["sid"]: st for st in _statements(body)}
 
 
-def test_worker_roles_trust_only_their_service_account():
+IRSA_ROLES = {
+    # aws_iam_role name in worker-iam -> (key into the `assume` documents, subject it must trust)
+    "this": ("each.key", "system:serviceaccount:${var.namespace}:jobfleet-${pool}"),
+    "external_secrets": ('"external-secrets"', "system:serviceaccount:${local.eso_sa[0]}:${local.eso_sa[1]}"),
+    "keda_operator": ('"keda-operator"', "system:serviceaccount:${local.keda_sa[0]}:${local.keda_sa[1]}"),
+}
+
+
+def test_irsa_trust_is_one_document_over_the_subject_map():
+    """Pool, ESO and KEDA roles share one trust document (for_each over local.irsa_subjects)."""
+    docs = _docs("worker-iam")
+    web_identity = [n for n, d in docs.items() for st in _statements(d)
+                    if "sts:AssumeRoleWithWebIdentity" in st.get("actions", [])]
+    assert web_identity == ["assume"], f"IRSA trust must live in the single `assume` document, found {web_identity}"
+    assume = docs["assume"]
+    assert assume["for_each"] == "${local.irsa_subjects}"
+    [st] = assume["statement"]
+    assert st["effect"] == "Allow" and st["actions"] == ["sts:AssumeRoleWithWebIdentity"]
+    assert st["principals"] == [{"type": "Federated", "identifiers": ["${var.oidc_provider_arn}"]}]
+    conds = {c["variable"]: c for c in st["condition"]}
+    assert set(conds) == {"${var.oidc_provider}:sub", "${var.oidc_provider}:aud"}
+    assert conds["${var.oidc_provider}:sub"] == {
+        "test": "StringEquals", "variable": "${var.oidc_provider}:sub", "values": ["${each.value}"]}
+    assert conds["${var.oidc_provider}:aud"] == {
+        "test": "StringEquals", "variable": "${var.oidc_provider}:aud", "values": ["sts.amazonaws.com"]}
+
+
+def test_each_irsa_role_trusts_exactly_its_own_service_account():
     v = variables(MODULES / "worker-iam" / "variables.tf")
     assert v["namespace"]["default"] == "jobfleet"
-    assume = _docs("worker-iam")["assume"]
-    st = assume["statement"][0]
-    assert st["actions"] == ["sts:AssumeRoleWithWebIdentity"]
-    conds = {c["variable"]: c for c in st["condition"]}
-    assert conds["${var.oidc_provider}:sub"]["values"] == ["system:serviceaccount:${var.namespace}:jobfleet-${each.key}"]
-    assert conds["${var.oidc_provider}:sub"]["test"] == "StringEquals"
-    assert conds["${var.oidc_provider}:aud"]["values"] == ["sts.amazonaws.com"]
+    assert v["external_secrets_service_account"]["default"] == "external-secrets/external-secrets"
+    assert v["keda_service_account"]["default"] == "keda/keda-operator"
+    main = (MODULES / "worker-iam" / "main.tf").read_text()
+    block = main[main.index("irsa_subjects = merge("):]
+    block = block[: block.index("\n}\n")]
+    # Every subject is an exact namespace:serviceaccount (no wildcard), keyed by its role.
+    assert "*" not in block
+    assert '{ for pool in local.pools : pool => "system:serviceaccount:${var.namespace}:jobfleet-${pool}" }' in block
+    assert '"external-secrets" = local.eso == 1 ? "system:serviceaccount:${local.eso_sa[0]}:${local.eso_sa[1]}"' in block
+    assert '"keda-operator"    = local.keda == 1 ? "system:serviceaccount:${local.keda_sa[0]}:${local.keda_sa[1]}"' in block
     roles = {n: b for _, n, b in resources(MODULES / "worker-iam" / "main.tf", "aws_iam_role")}
+    assert set(roles) == set(IRSA_ROLES), "every worker-iam role is an IRSA role listed here"
+    for name, (key, _) in IRSA_ROLES.items():
+        assert roles[name]["assume_role_policy"] == f"${{data.aws_iam_policy_document.assume[{key}].json}}", name
     assert roles["this"]["name"] == "${var.env}-jobfleet-${each.key}"
+    assert roles["this"]["for_each"] == "${local.pools}", "pool roles and their subjects share local.pools keys"
+    # Pool names can never collide with the operator keys.
+    pools_validation = " ".join(x["condition"] for x in v["pools"]["validation"])
+    assert '["media", "notifications", "ai"]' in pools_validation
 
 
 def test_external_secrets_role_reads_only_the_environment_prefix():
     docs = _docs("worker-iam")
-    conds = {c["variable"]: c for c in docs["eso_assume"]["statement"][0]["condition"]}
-    assert conds["${var.oidc_provider}:sub"]["values"] == ["system:serviceaccount:${local.eso_sa[0]}:${local.eso_sa[1]}"]
     st = _by_sid(docs["eso"])["ReadEnvironmentParameters"]
     assert all(a.startswith("ssm:Get") for a in st["actions"])
     assert st["resources"] == ["${local.ssm_arn}", "${local.ssm_arn}/*"]
@@ -411,6 +446,61 @@ def test_github_oidc_trust_is_restricted():
     assert plan_attach["plan_read_only"]["policy_arn"].endswith(":iam::aws:policy/ReadOnlyAccess")
 
 
+def test_apply_role_iam_is_narrowed():
+    docs = _docs("github-oidc")
+    apply = _by_sid(docs["apply_iam"])
+    assert "iam:PassRole" not in apply["ManageStackRolesAndPolicies"]["actions"]
+    pass_role = apply["PassStackRolesToTheirServices"]
+    assert pass_role["actions"] == ["iam:PassRole"]
+    assert pass_role["condition"][0]["variable"] == "iam:PassedToService"
+    assert apply["CreateServiceLinkedRoles"]["condition"][0]["variable"] == "iam:AWSServiceName"
+    assert apply["ManageInstanceProfiles"]["resources"] == [
+        "arn:${local.partition}:iam::${local.account_id}:instance-profile/${local.prefix}-*"]
+    assert all("oidc-provider/*" not in r for r in apply["ManageOidcProviders"]["resources"])
+    deny_ci = apply["DenyCiRoleChanges"]
+    assert deny_ci["effect"] == "Deny" and deny_ci["resources"] == [
+        "arn:${local.partition}:iam::${local.account_id}:role/${local.prefix}-gha-*"]
+    assert {"iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy"} <= set(deny_ci["actions"])
+    assert apply["DenyAdminPolicyAttachment"]["effect"] == "Deny"
+    assert apply["DenyBoundaryRemoval"]["actions"] == ["iam:DeleteRolePermissionsBoundary"]
+    enforce = apply["DenyRolesWithoutTheBoundary"]
+    assert enforce["effect"] == "Deny" and "iam:CreateRole" in enforce["actions"]
+    assert enforce["condition"][0] == {"test": "StringNotEquals", "variable": "iam:PermissionsBoundary",
+                                       "values": ["${statement.value}"]}
+
+
+def test_plan_role_cannot_read_data():
+    plan = _by_sid(_docs("github-oidc")["plan_deny_data"])
+    assert all(st["effect"] == "Deny" for st in plan.values())
+    assert plan["DenyObjectReadsOutsideState"]["not_resources"] == ["${var.state_bucket_arn}/${var.state_key_prefix}*"]
+    assert "ssm:GetParameter" in plan["DenyAccountParameters"]["actions"]
+    assert {"secretsmanager:GetSecretValue", "sqs:ReceiveMessage"} <= set(plan["DenyDataPlaneReads"]["actions"])
+    policies = {n: b for _, n, b in resources(MODULES / "github-oidc" / "main.tf", "aws_iam_role_policy")}
+    assert policies["plan_deny_data"]["role"] == "${aws_iam_role.plan[0].id}"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_permissions_boundary_is_wired(env):
+    v = variables(ENVIRONMENTS / env / "variables.tf")["permissions_boundary_arn"]
+    assert v["type"] == "${string}" or v["type"] == "string"
+    assert v["default"] is None and v.get("validation")
+    calls = module_calls(ENVIRONMENTS / env / "main.tf")
+    for module in ("worker_iam", "github_oidc", "vpc", "eks", "karpenter", "rds"):
+        assert calls[module]["permissions_boundary_arn"] == "${var.permissions_boundary_arn}", f"{env}: {module}"
+    # Every role the stack creates carries it (the apply role may only create bounded roles).
+    for module in ("worker-iam", "github-oidc", "rds"):
+        for _, name, role in resources(MODULES / module / "main.tf", "aws_iam_role"):
+            assert role["permissions_boundary"] == "${var.permissions_boundary_arn}", f"{module}: role {name}"
+    assert module_calls(MODULES / "vpc" / "main.tf")["vpc"]["vpc_flow_log_permissions_boundary"] == "${var.permissions_boundary_arn}"
+    eks = module_calls(MODULES / "eks" / "main.tf")["eks"]
+    assert eks["iam_role_permissions_boundary"] == "${var.permissions_boundary_arn}"
+    for group in eks["eks_managed_node_groups"].values():
+        assert group["iam_role_permissions_boundary"] == "${var.permissions_boundary_arn}"
+    karpenter = module_calls(MODULES / "karpenter" / "main.tf")["karpenter"]
+    assert karpenter["iam_role_permissions_boundary_arn"] == "${var.permissions_boundary_arn}"
+    assert karpenter["node_iam_role_permissions_boundary"] == "${var.permissions_boundary_arn}"
+
+
 # ---------------------------------------------------------------------------
 # Data stores and registry
 # ---------------------------------------------------------------------------
@@ -459,7 +549,7 @@ def test_media_bucket():
 
 def test_karpenter_nodepools():
     main = (MODULES / "karpenter" / "main.tf").read_text()
-    assert 'pool_label = "jobfleet.io/pool"' in main
+    assert re.search(r'pool_label\s+= "jobfleet.io/pool"', main)
     assert 'taints       = [{ key = local.pool_label, value = "ai", effect = "NoSchedule" }]' in main
     assert 'nodeClassRef = { group = "karpenter.k8s.aws", kind = "EC2NodeClass", name = "general" }' in main
     assert 'nodeClassRef = { group = "karpenter.k8s.aws", kind = "EC2NodeClass", name = "ai" }' in main

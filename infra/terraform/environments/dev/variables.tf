@@ -49,6 +49,17 @@ variable "github_oidc_provider_arn" {
   default     = null
 }
 
+variable "permissions_boundary_arn" {
+  description = "IAM policy ARN set as permissions boundary on the roles this stack creates for its own identities (worker pools, External Secrets, KEDA operator, GitHub CI roles); null for none. Created by the account administrator, not by this stack (see docs/infra.md, \"Least privilege\")."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/.+$", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be null or a customer-managed IAM policy ARN."
+  }
+}
+
 variable "tags" {
   description = "Extra tags for every resource."
   type        = map(string)

@@ -34,6 +34,8 @@ module "vpc" {
   cidr               = var.vpc_cidr
   azs                = var.azs
   single_nat_gateway = var.single_nat_gateway
+
+  permissions_boundary_arn = var.permissions_boundary_arn
 }
 
 module "eks" {
@@ -47,6 +49,8 @@ module "eks" {
   endpoint_public_access_cidrs = var.endpoint_public_access_cidrs
   admin_principal_arns         = var.cluster_admin_principal_arns
   system_node_group            = var.system_node_group
+
+  permissions_boundary_arn = var.permissions_boundary_arn
 }
 
 module "karpenter" {
@@ -57,6 +61,8 @@ module "karpenter" {
   ami_alias    = var.karpenter_ami_alias
   general      = var.karpenter_general
   ai           = var.karpenter_ai
+
+  permissions_boundary_arn = var.permissions_boundary_arn
 }
 
 ################################################################################
@@ -76,6 +82,8 @@ module "rds" {
   multi_az                   = var.rds_multi_az
   deletion_protection        = var.rds_deletion_protection
   backup_retention_period    = var.rds_backup_retention_period
+
+  permissions_boundary_arn = var.permissions_boundary_arn
 }
 
 module "sqs" {
@@ -129,6 +137,8 @@ module "worker_iam" {
   # below); they get no access to the RDS-managed master secret.
   database_secret_arn          = null
   create_external_secrets_role = true
+
+  permissions_boundary_arn = var.permissions_boundary_arn
 }
 
 module "github_oidc" {
@@ -141,4 +151,6 @@ module "github_oidc" {
   state_bucket_arn     = "arn:aws:s3:::${var.state_bucket_name}"
   state_key_prefix     = "jobfleet/${var.env}/"
   ecr_repository_arns  = [module.ecr.repository_arn]
+
+  permissions_boundary_arn = var.permissions_boundary_arn
 }

@@ -108,3 +108,15 @@ output "keda_operator_role_arn" {
   description = "IRSA role for the KEDA operator's service account (the worker chart's aws-sqs-queue scaler reads queue depth with it)."
   value       = module.worker_iam.keda_operator_role_arn
 }
+
+output "argocd_cluster_annotations" {
+  description = "Annotations of this cluster's Argo CD cluster secret, read by deploy/argocd (applicationset.yaml, addons.yaml); infra writes them with the secret."
+  value = {
+    "jobfleet.io/image-repository"             = module.ecr.repository_url
+    "jobfleet.io/aws-region"                   = var.region
+    "jobfleet.io/cluster-name"                 = module.eks.cluster_name
+    "jobfleet.io/karpenter-interruption-queue" = module.karpenter.interruption_queue_name
+    "jobfleet.io/keda-operator-role-arn"       = module.worker_iam.keda_operator_role_arn
+    "jobfleet.io/external-secrets-role-arn"    = module.worker_iam.external_secrets_role_arn
+  }
+}

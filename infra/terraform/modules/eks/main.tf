@@ -34,6 +34,8 @@ module "eks" {
   # IRSA (worker pools) + Pod Identity (Karpenter controller).
   enable_irsa = true
 
+  iam_role_permissions_boundary = var.permissions_boundary_arn
+
   addons = {
     vpc-cni                = { before_compute = true }
     eks-pod-identity-agent = { before_compute = true }
@@ -60,8 +62,9 @@ module "eks" {
       max_size       = var.system_node_group.max_size
       desired_size   = var.system_node_group.desired_size
 
-      iam_role_name            = "${local.name}-system-node"
-      iam_role_use_name_prefix = false
+      iam_role_name                 = "${local.name}-system-node"
+      iam_role_use_name_prefix      = false
+      iam_role_permissions_boundary = var.permissions_boundary_arn
 
       block_device_mappings = {
         root = {

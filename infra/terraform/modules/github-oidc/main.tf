@@ -1,10 +1,12 @@
 data "aws_partition" "current" {}
 data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
 
 locals {
   create     = var.create
   partition  = data.aws_partition.current.partition
   account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.region
   prefix     = "${var.env}-jobfleet"
 
   issuer       = "token.actions.githubusercontent.com"
@@ -115,6 +117,64 @@ resource "aws_iam_role_policy" "plan_state" {
   policy = data.aws_iam_policy_document.state_lock[0].json
 }
 
+# Same-repository pull requests can assume the plan role, and a pull request
+# can change the workflow it runs: whoever can push a branch holds this role.
+# ReadOnlyAccess also reads data, which `terraform plan` never needs (it reads
+# resource metadata and its own state), so data-plane reads are denied here.
+data "aws_iam_policy_document" "plan_deny_data" {
+  count = local.create ? 1 : 0
+
+  statement {
+    sid           = "DenyObjectReadsOutsideState"
+    effect        = "Deny"
+    actions       = ["s3:GetObject", "s3:GetObjectVersion"]
+    not_resources = ["${var.state_bucket_arn}/${var.state_key_prefix}*"]
+  }
+
+  # Account parameters hold the SecureStrings (database URL, API keys); public
+  # AWS parameters (/aws/service/..., e.g. EKS AMI ids) have no account id in
+  # their ARN and stay readable.
+  statement {
+    sid    = "DenyAccountParameters"
+    effect = "Deny"
+    actions = [
+      "ssm:GetParameter",
+      "ssm:GetParameterHistory",
+      "ssm:GetParameters",
+      "ssm:GetParametersByPath",
+    ]
+    resources = ["arn:${local.partition}:ssm:*:${local.account_id}:parameter/*"]
+  }
+
+  statement {
+    sid    = "DenyDataPlaneReads"
+    effect = "Deny"
+    actions = [
+      "dynamodb:BatchGetItem",
+      "dynamodb:GetItem",
+      "dynamodb:Query",
+      "dynamodb:Scan",
+      "ec2:GetPasswordData",
+      "logs:FilterLogEvents",
+      "logs:GetLogEvents",
+      "logs:StartQuery",
+      "rds:DownloadCompleteDBLogFile",
+      "rds:DownloadDBLogFilePortion",
+      "secretsmanager:GetSecretValue",
+      "sqs:ReceiveMessage",
+    ]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "plan_deny_data" {
+  count = local.create ? 1 : 0
+
+  name   = "deny-data-plane-reads"
+  role   = aws_iam_role.plan[0].id
+  policy = data.aws_iam_policy_document.plan_deny_data[0].json
+}
+
 ################################################################################
 # apply: only from the GitHub environment `<env>` (required reviewers there)
 ################################################################################
@@ -198,7 +258,6 @@ data "aws_iam_policy_document" "apply_iam" {
       "iam:ListInstanceProfilesForRole",
       "iam:ListPolicyVersions",
       "iam:ListRolePolicies",
-      "iam:PassRole",
       "iam:PutRolePolicy",
       "iam:TagPolicy",
       "iam:TagRole",
@@ -225,7 +284,9 @@ data "aws_iam_policy_document" "apply_iam" {
       "iam:RemoveRoleFromInstanceProfile",
       "iam:TagInstanceProfile",
     ]
-    resources = ["arn:${local.partition}:iam::${local.account_id}:instance-profile/*"]
+    # Karpenter and EKS create their nodes' instance profiles themselves; the
+    # stack only ever names its own.
+    resources = ["arn:${local.partition}:iam::${local.account_id}:instance-profile/${local.prefix}-*"]
   }
 
   statement {
@@ -241,7 +302,11 @@ data "aws_iam_policy_document" "apply_iam" {
       "iam:UntagOpenIDConnectProvider",
       "iam:UpdateOpenIDConnectProviderThumbprint",
     ]
-    resources = ["arn:${local.partition}:iam::${local.account_id}:oidc-provider/*"]
+    # The cluster's IRSA issuer (EKS, this region) and GitHub's; no other provider.
+    resources = [
+      "arn:${local.partition}:iam::${local.account_id}:oidc-provider/oidc.eks.${local.region}.amazonaws.com/id/*",
+      "arn:${local.partition}:iam::${local.account_id}:oidc-provider/${local.issuer}",
+    ]
   }
 
   statement {
@@ -249,6 +314,111 @@ data "aws_iam_policy_document" "apply_iam" {
     effect    = "Allow"
     actions   = ["iam:CreateServiceLinkedRole"]
     resources = ["arn:${local.partition}:iam::${local.account_id}:role/aws-service-role/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:AWSServiceName"
+      values   = var.apply_service_linked_role_services
+    }
+  }
+
+  # The stack's roles are passed only to the services that run them (EKS
+  # cluster and node groups, EC2 nodes, RDS Enhanced Monitoring, VPC flow logs).
+  statement {
+    sid       = "PassStackRolesToTheirServices"
+    effect    = "Allow"
+    actions   = ["iam:PassRole"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/${local.prefix}-*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = var.apply_pass_role_services
+    }
+  }
+
+  # The CI roles are the trust anchors of the environment: the apply role must
+  # not widen its own (or the plan/push roles') permissions or trust. Changes
+  # to them are applied by an administrator, like the first apply.
+  statement {
+    sid    = "DenyCiRoleChanges"
+    effect = "Deny"
+    actions = [
+      "iam:AttachRolePolicy",
+      "iam:DeleteRole",
+      "iam:DeleteRolePermissionsBoundary",
+      "iam:DeleteRolePolicy",
+      "iam:DetachRolePolicy",
+      "iam:PutRolePermissionsBoundary",
+      "iam:PutRolePolicy",
+      "iam:UpdateAssumeRolePolicy",
+      "iam:UpdateRole",
+    ]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/${local.prefix}-gha-*"]
+  }
+
+  # No role of the stack needs administrator-level managed policies.
+  statement {
+    sid       = "DenyAdminPolicyAttachment"
+    effect    = "Deny"
+    actions   = ["iam:AttachRolePolicy"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/*"]
+
+    condition {
+      test     = "ArnLike"
+      variable = "iam:PolicyARN"
+      values = [
+        "arn:${local.partition}:iam::aws:policy/AdministratorAccess",
+        "arn:${local.partition}:iam::aws:policy/IAMFullAccess",
+        "arn:${local.partition}:iam::aws:policy/PowerUserAccess",
+      ]
+    }
+  }
+
+  # A boundary, once set on a role, stays.
+  statement {
+    sid       = "DenyBoundaryRemoval"
+    effect    = "Deny"
+    actions   = ["iam:DeleteRolePermissionsBoundary"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/*"]
+  }
+
+  # With a boundary configured, every role the apply role creates (or re-bounds)
+  # must carry exactly that boundary: whatever policies it then attaches, no role
+  # of the stack (nor the apply role itself) can exceed the boundary. Every module
+  # of the stack sets it on its roles (environments pass permissions_boundary_arn).
+  dynamic "statement" {
+    for_each = var.permissions_boundary_arn == null ? [] : [var.permissions_boundary_arn]
+
+    content {
+      sid       = "DenyRolesWithoutTheBoundary"
+      effect    = "Deny"
+      actions   = ["iam:CreateRole", "iam:PutRolePermissionsBoundary"]
+      resources = ["arn:${local.partition}:iam::${local.account_id}:role/*"]
+
+      condition {
+        test     = "StringNotEquals"
+        variable = "iam:PermissionsBoundary"
+        values   = [statement.value]
+      }
+    }
+  }
+
+  # ... and the boundary policy itself is not the apply role's to change.
+  dynamic "statement" {
+    for_each = var.permissions_boundary_arn == null ? [] : [var.permissions_boundary_arn]
+
+    content {
+      sid    = "DenyBoundaryPolicyChanges"
+      effect = "Deny"
+      actions = [
+        "iam:CreatePolicyVersion",
+        "iam:DeletePolicy",
+        "iam:DeletePolicyVersion",
+        "iam:SetDefaultPolicyVersion",
+      ]
+      resources = [statement.value]
+    }
   }
 }
 

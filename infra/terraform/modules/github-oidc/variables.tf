@@ -75,10 +75,49 @@ variable "apply_managed_policy_arns" {
   default     = ["arn:aws:iam::aws:policy/PowerUserAccess"]
 }
 
+variable "apply_service_linked_role_services" {
+  description = "Services (`iam:AWSServiceName`) for which the apply role may create service-linked roles on first use."
+  type        = list(string)
+  default = [
+    "autoscaling.amazonaws.com",
+    "eks-nodegroup.amazonaws.com",
+    "eks.amazonaws.com",
+    "elasticloadbalancing.amazonaws.com",
+    "rds.amazonaws.com",
+    "spot.amazonaws.com",
+  ]
+
+  validation {
+    condition     = alltrue([for s in var.apply_service_linked_role_services : endswith(s, ".amazonaws.com")])
+    error_message = "apply_service_linked_role_services must be AWS service principals (*.amazonaws.com)."
+  }
+}
+
+variable "apply_pass_role_services" {
+  description = "Services (`iam:PassedToService`) the apply role may pass the stack's `<env>-jobfleet-*` roles to."
+  type        = list(string)
+  default = [
+    "ec2.amazonaws.com",
+    "eks.amazonaws.com",
+    "monitoring.rds.amazonaws.com",
+    "vpc-flow-logs.amazonaws.com",
+  ]
+
+  validation {
+    condition     = alltrue([for s in var.apply_pass_role_services : endswith(s, ".amazonaws.com")])
+    error_message = "apply_pass_role_services must be AWS service principals (*.amazonaws.com)."
+  }
+}
+
 variable "permissions_boundary_arn" {
-  description = "Optional permissions boundary for the CI roles."
+  description = "Permissions boundary (IAM policy ARN) set on the CI roles (plan, apply, image push); null for none. Caps what the apply role can ever do, whatever managed policies it carries."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be null or an IAM policy ARN."
+  }
 }
 
 variable "tags" {

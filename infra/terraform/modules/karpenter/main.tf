@@ -1,7 +1,8 @@
 data "aws_partition" "current" {}
 
 locals {
-  pool_label = "jobfleet.io/pool"
+  pool_label     = "jobfleet.io/pool"
+  nodepool_label = "jobfleet.io/nodepool"
 
   node_class_common = {
     role                       = try(module.karpenter.node_iam_role_name, null)
@@ -34,13 +35,15 @@ module "karpenter" {
   namespace       = var.namespace
   service_account = var.service_account
 
-  iam_role_name              = "${var.cluster_name}-karpenter-controller"
-  iam_role_use_name_prefix   = false
-  iam_policy_name            = "${var.cluster_name}-karpenter-controller"
-  iam_policy_use_name_prefix = false
+  iam_role_name                     = "${var.cluster_name}-karpenter-controller"
+  iam_role_use_name_prefix          = false
+  iam_role_permissions_boundary_arn = var.permissions_boundary_arn
+  iam_policy_name                   = "${var.cluster_name}-karpenter-controller"
+  iam_policy_use_name_prefix        = false
 
-  node_iam_role_name            = "${var.cluster_name}-karpenter-node"
-  node_iam_role_use_name_prefix = false
+  node_iam_role_name                 = "${var.cluster_name}-karpenter-node"
+  node_iam_role_use_name_prefix      = false
+  node_iam_role_permissions_boundary = var.permissions_boundary_arn
   node_iam_role_additional_policies = merge(
     { AmazonSSMManagedInstanceCore = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore" },
     var.node_iam_role_additional_policies,
@@ -89,7 +92,7 @@ locals {
     general = {
       weight = 10
       template = {
-        metadata = { labels = { (local.pool_label) = "general" } }
+        metadata = { labels = { (local.pool_label) = "general", (local.nodepool_label) = "general" } }
         spec = {
           nodeClassRef = { group = "karpenter.k8s.aws", kind = "EC2NodeClass", name = "general" }
           expireAfter  = var.general.expire_after
@@ -116,7 +119,7 @@ locals {
     ai = {
       weight = 50
       template = {
-        metadata = { labels = { (local.pool_label) = "ai" } }
+        metadata = { labels = { (local.pool_label) = "ai", (local.nodepool_label) = "ai" } }
         spec = {
           nodeClassRef = { group = "karpenter.k8s.aws", kind = "EC2NodeClass", name = "ai" }
           taints       = [{ key = local.pool_label, value = "ai", effect = "NoSchedule" }]

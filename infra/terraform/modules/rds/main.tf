@@ -113,9 +113,10 @@ data "aws_iam_policy_document" "monitoring_assume" {
 resource "aws_iam_role" "monitoring" {
   count = local.create && var.monitoring_interval > 0 ? 1 : 0
 
-  name               = "${local.identifier}-rds-monitoring"
-  description        = "RDS Enhanced Monitoring for ${local.identifier}"
-  assume_role_policy = data.aws_iam_policy_document.monitoring_assume[0].json
+  name                 = "${local.identifier}-rds-monitoring"
+  description          = "RDS Enhanced Monitoring for ${local.identifier}"
+  assume_role_policy   = data.aws_iam_policy_document.monitoring_assume[0].json
+  permissions_boundary = var.permissions_boundary_arn
 
   tags = var.tags
 }

@@ -148,6 +148,17 @@ variable "performance_insights_retention_period" {
   default     = 7
 }
 
+variable "permissions_boundary_arn" {
+  description = "Permissions boundary (IAM policy ARN) set on the IAM roles this module creates (Enhanced Monitoring role); null for none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be null or an IAM policy ARN."
+  }
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

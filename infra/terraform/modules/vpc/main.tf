@@ -42,6 +42,7 @@ module "vpc" {
   flow_log_cloudwatch_log_group_retention_in_days = var.flow_log_retention_days
   vpc_flow_log_iam_role_name                      = "${local.name}-vpc-flow-log"
   vpc_flow_log_iam_role_use_name_prefix           = false
+  vpc_flow_log_permissions_boundary               = var.permissions_boundary_arn
 
   public_subnet_tags = {
     "kubernetes.io/role/elb" = "1"

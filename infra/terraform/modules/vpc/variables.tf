@@ -56,6 +56,17 @@ variable "flow_log_retention_days" {
   }
 }
 
+variable "permissions_boundary_arn" {
+  description = "Permissions boundary (IAM policy ARN) set on the IAM roles this module creates (VPC flow log role); null for none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be null or an IAM policy ARN."
+  }
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

@@ -16,11 +16,31 @@ locals {
 }
 
 ################################################################################
-# Trust: one role per pool, assumable only by its own service account (IRSA)
+# Trust (IRSA): one document per role, each assumable only by its own
+# `system:serviceaccount:<namespace>:<name>` through the cluster's OIDC
+# provider. Pool roles, External Secrets Operator and the KEDA operator share
+# this single data source, so a trust change cannot drift between them.
 ################################################################################
 
+locals {
+  eso_sa  = split("/", var.external_secrets_service_account)
+  keda_sa = split("/", var.keda_service_account)
+  eso     = var.create && var.create_external_secrets_role ? 1 : 0
+  keda    = var.create && var.create_keda_operator_role ? 1 : 0
+
+  # role key => service account subject it trusts. Pool keys are the pool
+  # names; the operators use keys that can never be a pool name.
+  irsa_subjects = merge(
+    { for pool in local.pools : pool => "system:serviceaccount:${var.namespace}:jobfleet-${pool}" },
+    { for k, sa in {
+      "external-secrets" = local.eso == 1 ? "system:serviceaccount:${local.eso_sa[0]}:${local.eso_sa[1]}" : null
+      "keda-operator"    = local.keda == 1 ? "system:serviceaccount:${local.keda_sa[0]}:${local.keda_sa[1]}" : null
+    } : k => sa if sa != null },
+  )
+}
+
 data "aws_iam_policy_document" "assume" {
-  for_each = local.pools
+  for_each = local.irsa_subjects
 
   statement {
     sid     = "IRSA"
@@ -35,7 +55,7 @@ data "aws_iam_policy_document" "assume" {
     condition {
       test     = "StringEquals"
       variable = "${var.oidc_provider}:sub"
-      values   = ["system:serviceaccount:${var.namespace}:jobfleet-${each.key}"]
+      values   = [each.value]
     }
 
     condition {
@@ -299,38 +319,6 @@ resource "aws_iam_role_policy_attachment" "this" {
 # the worker chart references. Read-only, this prefix only.
 ################################################################################
 
-locals {
-  eso_sa = split("/", var.external_secrets_service_account)
-  eso    = var.create && var.create_external_secrets_role ? 1 : 0
-}
-
-data "aws_iam_policy_document" "eso_assume" {
-  count = local.eso
-
-  statement {
-    sid     = "IRSA"
-    effect  = "Allow"
-    actions = ["sts:AssumeRoleWithWebIdentity"]
-
-    principals {
-      type        = "Federated"
-      identifiers = [var.oidc_provider_arn]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "${var.oidc_provider}:sub"
-      values   = ["system:serviceaccount:${local.eso_sa[0]}:${local.eso_sa[1]}"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "${var.oidc_provider}:aud"
-      values   = ["sts.amazonaws.com"]
-    }
-  }
-}
-
 data "aws_iam_policy_document" "eso" {
   count = local.eso
 
@@ -364,7 +352,7 @@ resource "aws_iam_role" "external_secrets" {
 
   name                 = "${var.env}-jobfleet-external-secrets"
   description          = "External Secrets Operator (${var.env}); IRSA for ${var.external_secrets_service_account}; reads ${local.ssm_prefix}/*"
-  assume_role_policy   = data.aws_iam_policy_document.eso_assume[0].json
+  assume_role_policy   = data.aws_iam_policy_document.assume["external-secrets"].json
   permissions_boundary = var.permissions_boundary_arn
   max_session_duration = 3600
 
@@ -385,38 +373,6 @@ resource "aws_iam_role_policy" "external_secrets" {
 # the pools' queues: it never sees a message.
 ################################################################################
 
-locals {
-  keda_sa = split("/", var.keda_service_account)
-  keda    = var.create && var.create_keda_operator_role ? 1 : 0
-}
-
-data "aws_iam_policy_document" "keda_assume" {
-  count = local.keda
-
-  statement {
-    sid     = "IRSA"
-    effect  = "Allow"
-    actions = ["sts:AssumeRoleWithWebIdentity"]
-
-    principals {
-      type        = "Federated"
-      identifiers = [var.oidc_provider_arn]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "${var.oidc_provider}:sub"
-      values   = ["system:serviceaccount:${local.keda_sa[0]}:${local.keda_sa[1]}"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "${var.oidc_provider}:aud"
-      values   = ["sts.amazonaws.com"]
-    }
-  }
-}
-
 data "aws_iam_policy_document" "keda" {
   count = local.keda
 
@@ -433,7 +389,7 @@ resource "aws_iam_role" "keda_operator" {
 
   name                 = "${var.env}-jobfleet-keda-operator"
   description          = "KEDA operator (${var.env}); IRSA for ${var.keda_service_account}; reads the jobfleet pools' queue depths"
-  assume_role_policy   = data.aws_iam_policy_document.keda_assume[0].json
+  assume_role_policy   = data.aws_iam_policy_document.assume["keda-operator"].json
   permissions_boundary = var.permissions_boundary_arn
   max_session_duration = 3600
 

@@ -157,9 +157,14 @@ variable "keda_service_account" {
 }
 
 variable "permissions_boundary_arn" {
-  description = "Optional permissions boundary for the roles."
+  description = "Permissions boundary (IAM policy ARN) set on every role this module creates (pool roles, External Secrets, KEDA operator); null for none. Use it when the account is shared, or when the CI apply role is only allowed to create roles carrying this boundary."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be null or an IAM policy ARN."
+  }
 }
 
 variable "tags" {
