@@ -49,7 +49,13 @@ lint: deps ## rustfmt check and clippy with warnings as errors
 .PHONY: test-rust
 test-rust: deps stack-up ## Unit and integration tests against the local stack (starts from an empty moto)
 	@scripts/stack.sh reset
-	$(CARGO) test --locked --workspace
+	$(CARGO) test --locked --workspace --exclude reliability
+
+.PHONY: test-reliability
+test-reliability: deps stack-up ## Crash and fault scenarios (kill -9, Postgres cut); rewrites docs/RELIABILITY.md
+	rm -rf target/reliability
+	$(CARGO) test --locked -p reliability
+	$(CARGO) run --locked -q -p reliability --bin reliability-report -- --expect kill9_loop,postgres_cut
 
 .PHONY: infra-check
 infra-check: ## Offline validation of Terraform, Dockerfile and workflows
@@ -60,7 +66,7 @@ charts-check: ## Render, lint and validate the Helm charts; test the alert rules
 	@if [ -f scripts/charts-check.sh ]; then bash scripts/charts-check.sh; fi
 
 .PHONY: test
-test: stack-up lint test-rust infra-check charts-check ## Everything CI runs
+test: stack-up lint test-rust test-reliability infra-check charts-check ## Everything CI runs
 
 .PHONY: demo
 demo: stack-up build ## Run the fleet on sample jobs and print what happened

@@ -1,0 +1,54 @@
+//! The worker daemon with the `reliability.effect` handler added: what the
+//! scenarios start, kill -9, SIGTERM and cut off from its dependencies.
+//! Configured like `worker run` (JOBFLEET_* variables; `JOBFLEET_POOL`).
+
+use std::process::ExitCode;
+
+use reliability::effects::{Effect, EffectHandler, install};
+use worker::config::Config;
+use worker::dispatch::catalog::router_for;
+use worker::{Shutdown, runtime, store, telemetry};
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match Config::load(None) {
+        Ok(config) => config,
+        Err(e) => return fail(e),
+    };
+    telemetry::init_logging(config.log_format);
+    let pool = match config.require_pool() {
+        Ok(pool) => pool,
+        Err(e) => return fail(e),
+    };
+    let mut router = match router_for(&config, pool) {
+        Ok(router) => router,
+        Err(e) => return fail(e),
+    };
+    let db = match store::connect(&config.database_url, 8).await {
+        Ok(db) => db,
+        Err(e) => return fail(e),
+    };
+    if let Err(e) = install(&db).await {
+        return fail(format!("effect tables: {e}"));
+    }
+    if let Err(e) = router.register::<Effect, _>(EffectHandler { db }) {
+        return fail(e);
+    }
+    let shutdown = Shutdown::new();
+    if let Err(e) = shutdown.listen_for_signals() {
+        return fail(format!("cannot install signal handlers: {e}"));
+    }
+    let handle = match runtime::start(config, router, shutdown).await {
+        Ok(handle) => handle,
+        Err(e) => return fail(e),
+    };
+    let report = handle.wait().await;
+    // The scenarios read this line to learn how the drain went.
+    println!("{{\"drain_ms\":{},\"aborted\":{}}}", report.took.as_millis(), report.aborted);
+    ExitCode::SUCCESS
+}
