@@ -55,7 +55,9 @@ test-rust: deps stack-up ## Unit and integration tests against the local stack (
 test-reliability: deps stack-up ## Crash and fault scenarios (kill -9, Postgres cut); rewrites docs/RELIABILITY.md
 	rm -rf target/reliability
 	$(CARGO) test --locked -p reliability
-	$(CARGO) run --locked -q -p reliability --bin reliability-report -- --expect kill9_loop,postgres_cut
+	@# The binary `cargo test` just built (a `cargo run` would rebuild the
+	@# dependency tree without the tests' dev-dependency features).
+	"$${CARGO_TARGET_DIR:-target}/debug/reliability-report" --expect kill9_loop,postgres_cut
 
 .PHONY: infra-check
 infra-check: ## Offline validation of Terraform, Dockerfile and workflows
