@@ -52,12 +52,12 @@ test-rust: deps stack-up ## Unit and integration tests against the local stack (
 	$(CARGO) test --locked --workspace --exclude reliability
 
 .PHONY: test-reliability
-test-reliability: deps stack-up ## Crash and fault scenarios (kill -9, Postgres cut); rewrites docs/RELIABILITY.md
+test-reliability: deps stack-up ## Crash, fault and hostile-input scenarios (RELIABILITY_RUNS=3 for the report); rewrites docs/RELIABILITY.md
 	rm -rf target/reliability
 	$(CARGO) test --locked -p reliability
 	@# The binary `cargo test` just built (a `cargo run` would rebuild the
 	@# dependency tree without the tests' dev-dependency features).
-	"$${CARGO_TARGET_DIR:-target}/debug/reliability-report" --expect kill9_loop,postgres_cut
+	"$${CARGO_TARGET_DIR:-target}/debug/reliability-report" --expect kill9_loop,sigterm_drain,sqs_blackhole,postgres_cut,partial_batch_failures,visibility_race,relay_kill9
 
 .PHONY: infra-check
 infra-check: ## Offline validation of Terraform, Dockerfile and workflows

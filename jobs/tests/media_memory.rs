@@ -20,20 +20,8 @@ fn status_kib(field: &str) -> u64 {
 #[test]
 fn twelve_megapixel_jpeg_peak_rss_under_64_mib() {
     let (w, h) = (4000usize, 3000usize);
-    let jpeg = {
-        // Cheap stand-in for `synth::photo` (which is slow in an unoptimised test build):
-        // gradients plus hash noise, so the JPEG is photo-sized (MBs, not KBs).
-        let mut rng = synth::Rng::new(1);
-        let mut rgb = vec![0u8; w * h * 3];
-        for (i, px) in rgb.chunks_exact_mut(3).enumerate() {
-            let (x, y) = (i % w, i / w);
-            let n = (rng.next_u64() & 31) as usize;
-            px[0] = ((x * 255 / w + n) & 255) as u8;
-            px[1] = ((y * 255 / h + n) & 255) as u8;
-            px[2] = (((x + y) / 32 * 8 + n) & 255) as u8;
-        }
-        synth::encode_jpeg(&rgb, w, h, 90, false)
-    };
+    // Photo-sized (MBs, not KBs) and quick to make in a debug build.
+    let jpeg = synth::encode_jpeg(&synth::gradient_noise(w, h, 1, 31, 32), w, h, 90, false);
     assert!(jpeg.len() > 2_000_000, "input is {} bytes", jpeg.len());
     if std::fs::write("/proc/self/clear_refs", "5").is_err() {
         eprintln!("cannot reset VmHWM here; skipping");

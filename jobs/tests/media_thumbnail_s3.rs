@@ -55,16 +55,7 @@ async fn run(handler: &ThumbnailHandler, job: Thumbnail) -> Result<ThumbnailsMad
 
 /// A photo-sized JPEG, fast to make in an unoptimised test build: gradients plus hash noise.
 fn photo_jpeg(w: usize, h: usize) -> Vec<u8> {
-    let mut rng = synth::Rng::new(3);
-    let mut rgb = vec![0u8; w * h * 3];
-    for (i, px) in rgb.chunks_exact_mut(3).enumerate() {
-        let (x, y) = (i % w, i / w);
-        let n = (rng.next_u64() & 15) as usize;
-        px[0] = ((x * 255 / w + n) & 255) as u8;
-        px[1] = ((y * 255 / h + n) & 255) as u8;
-        px[2] = (((x + y) / 16 * 8 + n) & 255) as u8;
-    }
-    synth::encode_jpeg(&rgb, w, h, 90, false)
+    synth::encode_jpeg(&synth::gradient_noise(w, h, 3, 15, 16), w, h, 90, false)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

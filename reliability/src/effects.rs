@@ -115,6 +115,18 @@ pub struct Tally {
     pub duplicate_deliveries: u64,
 }
 
+impl std::ops::AddAssign for Tally {
+    fn add_assign(&mut self, other: Tally) {
+        self.jobs += other.jobs;
+        self.lost += other.lost;
+        self.duplicated += other.duplicated;
+        self.reexecuted += other.reexecuted;
+        self.runs_after_success += other.runs_after_success;
+        self.overlapping += other.overlapping;
+        self.duplicate_deliveries += other.duplicate_deliveries;
+    }
+}
+
 impl Tally {
     /// True when every job's effect happened exactly once.
     pub fn clean(&self) -> bool {

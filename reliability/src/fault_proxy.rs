@@ -147,28 +147,45 @@ async fn pump(mut client: TcpStream, mut server: TcpStream, mut mode: watch::Rec
         };
         tokio::select! {
             changed = mode.changed() => if changed.is_err() { return },
-            read = client.read(&mut up_buf), if client_open => match read {
-                Ok(0) | Err(_) => {
-                    client_open = false;
-                    let _ = server.shutdown().await;
-                }
-                Ok(n) => {
-                    if let Some(d) = delay { tokio::time::sleep(d).await; }
-                    if server.write_all(&up_buf[..n]).await.is_err() { return reset(client, stats) }
-                    stats.bytes_forwarded.fetch_add(n as u64, Ordering::Relaxed);
-                }
+            read = client.read(&mut up_buf), if client_open => match forward(read, &up_buf, &mut server, delay, stats).await {
+                Step::Forwarded => {}
+                Step::Closed => client_open = false,
+                Step::Broken => return reset(client, stats),
             },
-            read = server.read(&mut down_buf), if server_open => match read {
-                Ok(0) | Err(_) => {
-                    server_open = false;
-                    let _ = client.shutdown().await;
-                }
-                Ok(n) => {
-                    if let Some(d) = delay { tokio::time::sleep(d).await; }
-                    if client.write_all(&down_buf[..n]).await.is_err() { return reset(server, stats) }
-                    stats.bytes_forwarded.fetch_add(n as u64, Ordering::Relaxed);
-                }
+            read = server.read(&mut down_buf), if server_open => match forward(read, &down_buf, &mut client, delay, stats).await {
+                Step::Forwarded => {}
+                Step::Closed => server_open = false,
+                Step::Broken => return reset(server, stats),
             },
+        }
+    }
+}
+
+/// What one read on one side of the pump came to.
+enum Step {
+    Forwarded,
+    /// The reading side closed (or failed): half-close the other side.
+    Closed,
+    /// The other side cannot be written to: reset the reading side too.
+    Broken,
+}
+
+/// Passes one read's bytes to the other side of the connection.
+async fn forward(read: std::io::Result<usize>, buf: &[u8], to: &mut TcpStream, delay: Option<Duration>, stats: &ProxyStats) -> Step {
+    match read {
+        Ok(0) | Err(_) => {
+            let _ = to.shutdown().await;
+            Step::Closed
+        }
+        Ok(n) => {
+            if let Some(d) = delay {
+                tokio::time::sleep(d).await;
+            }
+            if to.write_all(&buf[..n]).await.is_err() {
+                return Step::Broken;
+            }
+            stats.bytes_forwarded.fetch_add(n as u64, Ordering::Relaxed);
+            Step::Forwarded
         }
     }
 }

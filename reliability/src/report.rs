@@ -18,10 +18,56 @@ pub struct ScenarioReport {
     /// Faults injected, in words (`5 × kill -9`).
     pub faults: String,
     pub tally: Tally,
-    /// From the end of the last fault until every job had succeeded.
-    pub recovery_secs: f64,
+    /// From the end of the last fault until every job had succeeded (for
+    /// SIGTERM, the drain); none where the fault never stops the work.
+    pub recovery_secs: Option<f64>,
     /// Anything else measured (drain time, request rate during a fault).
     pub notes: Vec<String>,
+}
+
+/// One run of a scenario; [`ScenarioReport::from_runs`] sums several.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub tally: Tally,
+    pub recovery_secs: Option<f64>,
+    pub notes: Vec<String>,
+}
+
+/// How many times each scenario runs: `$RELIABILITY_RUNS`, default 1 (CI's
+/// budget); `make test-reliability RELIABILITY_RUNS=3` for the report.
+pub fn runs() -> u32 {
+    std::env::var("RELIABILITY_RUNS").ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(1)
+}
+
+impl ScenarioReport {
+    /// Sums the runs' tallies and keeps the worst recovery: the report shows
+    /// every job of every run, and the slowest recovery seen.
+    pub fn from_runs(scenario: &str, what: String, faults: String, runs: &[Run]) -> Self {
+        let mut tally = Tally::default();
+        for run in runs {
+            tally += run.tally;
+        }
+        let mut notes = Vec::new();
+        if runs.len() > 1 {
+            let each: Vec<String> = runs.iter().filter_map(|r| r.recovery_secs).map(|s| format!("{s:.1} s")).collect();
+            if !each.is_empty() {
+                notes.push(format!("recovery per run: {}", each.join(", ")));
+            }
+        }
+        for (i, run) in runs.iter().enumerate() {
+            let prefix = if runs.len() > 1 { format!("run {}: ", i + 1) } else { String::new() };
+            notes.extend(run.notes.iter().map(|n| format!("{prefix}{n}")));
+        }
+        Self {
+            scenario: scenario.to_owned(),
+            what,
+            runs: runs.len() as u32,
+            faults,
+            tally,
+            recovery_secs: runs.iter().filter_map(|r| r.recovery_secs).reduce(f64::max),
+            notes,
+        }
+    }
 }
 
 /// Where scenario results go: `$JOBFLEET_RELIABILITY_OUT`, else
@@ -72,7 +118,7 @@ pub fn render(reports: &[ScenarioReport], generated_at: &str) -> String {
     for r in reports {
         let t = &r.tally;
         out.push_str(&format!(
-            "| `{}` | {} | {} | {} | **{}** | **{}** | {} | {} | {} | {} | {:.1} s |\n",
+            "| `{}` | {} | {} | {} | **{}** | **{}** | {} | {} | {} | {} | {} |\n",
             r.scenario,
             r.runs,
             t.jobs,
@@ -83,7 +129,7 @@ pub fn render(reports: &[ScenarioReport], generated_at: &str) -> String {
             t.duplicate_deliveries,
             t.runs_after_success,
             t.overlapping,
-            r.recovery_secs
+            r.recovery_secs.map_or_else(|| "—".to_owned(), |s| format!("{s:.1} s"))
         ));
     }
     out.push('\n');
@@ -121,9 +167,23 @@ mod tests {
             runs: 1,
             faults: "5 × kill -9".into(),
             tally: Tally { jobs: 10, lost, ..Tally::default() },
-            recovery_secs: 1.25,
+            recovery_secs: Some(1.25),
             notes: vec!["drain took 2.0 s".into()],
         }
+    }
+
+    #[test]
+    fn runs_sum_their_tallies_and_keep_the_slowest_recovery() {
+        let run = |lost, recovery_secs| Run {
+            tally: Tally { jobs: 10, lost, reexecuted: 2, ..Tally::default() },
+            recovery_secs: Some(recovery_secs),
+            notes: vec!["n".into()],
+        };
+        let report = ScenarioReport::from_runs("s", "w".into(), "f".into(), &[run(0, 2.0), run(1, 5.0), run(0, 3.0)]);
+        assert_eq!((report.runs, report.tally.jobs, report.tally.lost, report.tally.reexecuted), (3, 30, 1, 6));
+        assert_eq!(report.recovery_secs, Some(5.0));
+        assert_eq!(report.notes[0], "recovery per run: 2.0 s, 5.0 s, 3.0 s");
+        assert_eq!(report.notes[1], "run 1: n");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -20,7 +20,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-const BATCH_TARGETS: [&str; 2] = ["AmazonSQS.DeleteMessageBatch", "AmazonSQS.ChangeMessageVisibilityBatch"];
+const DELETE_BATCH: &str = "AmazonSQS.DeleteMessageBatch";
+const VISIBILITY_BATCH: &str = "AmazonSQS.ChangeMessageVisibilityBatch";
 
 #[derive(Debug)]
 struct Inner {
@@ -28,8 +29,14 @@ struct Inner {
     client: reqwest::Client,
     /// Entries still to fail; injection stops at zero.
     budget: AtomicU64,
-    injected: AtomicU64,
+    /// Fail every visibility *extension* (heartbeat), however many.
+    fail_extensions: AtomicBool,
+    injected_deletes: AtomicU64,
+    injected_visibility: AtomicU64,
     batch_calls: AtomicU64,
+    /// Entries SQS reported deleted: the suite compares this with the
+    /// outcomes the ledger has recorded (a delete must never come first).
+    deleted: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -46,8 +53,11 @@ impl SqsFaults {
             upstream: upstream.trim_end_matches('/').to_owned(),
             client: reqwest::Client::new(),
             budget: AtomicU64::new(0),
-            injected: AtomicU64::new(0),
+            fail_extensions: AtomicBool::new(false),
+            injected_deletes: AtomicU64::new(0),
+            injected_visibility: AtomicU64::new(0),
             batch_calls: AtomicU64::new(0),
+            deleted: AtomicU64::new(0),
         });
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
@@ -68,8 +78,21 @@ impl SqsFaults {
         self.inner.budget.store(entries, Ordering::SeqCst);
     }
 
-    pub fn injected(&self) -> u64 {
-        self.inner.injected.load(Ordering::SeqCst)
+    /// Fails every entry that extends a message's visibility (a heartbeat:
+    /// `VisibilityTimeout` > 0) while `on`; releases (0) still pass. A long
+    /// job's message then reappears while the job runs.
+    pub fn fail_heartbeats(&self, on: bool) {
+        self.inner.fail_extensions.store(on, Ordering::SeqCst);
+    }
+
+    /// Entries failed so far: (DeleteMessageBatch, ChangeMessageVisibilityBatch).
+    pub fn injected(&self) -> (u64, u64) {
+        (self.inner.injected_deletes.load(Ordering::SeqCst), self.inner.injected_visibility.load(Ordering::SeqCst))
+    }
+
+    /// Messages SQS confirmed deleted through this proxy.
+    pub fn deleted(&self) -> u64 {
+        self.inner.deleted.load(Ordering::SeqCst)
     }
 
     pub fn batch_calls(&self) -> u64 {
@@ -87,15 +110,15 @@ fn target(headers: &HeaderMap) -> Option<&str> {
     headers.get("x-amz-target").and_then(|v| v.to_str().ok())
 }
 
-/// Takes every other entry out of the batch (up to the budget); returns the
-/// ids taken.
-fn cut_entries(body: &mut Value, budget: &AtomicU64) -> Vec<String> {
+/// Takes the entries `take(position, entry)` picks (1-based) out of the
+/// batch; returns their ids.
+fn cut_entries(body: &mut Value, mut take: impl FnMut(usize, &Value) -> bool) -> Vec<String> {
     let Some(entries) = body.get_mut("Entries").and_then(Value::as_array_mut) else { return Vec::new() };
     let mut cut = Vec::new();
     let mut index = 0;
     entries.retain(|entry| {
         index += 1;
-        let take = index % 2 == 0 && budget.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1)).is_ok();
+        let take = take(index, entry);
         if take {
             cut.push(entry.get("Id").and_then(Value::as_str).unwrap_or_default().to_owned());
         }
@@ -111,12 +134,12 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
     };
     let mut body = bytes.to_vec();
     let mut cut = Vec::new();
-    if target(&parts.headers).is_some_and(|t| BATCH_TARGETS.contains(&t)) {
+    let target = target(&parts.headers).filter(|t| [DELETE_BATCH, VISIBILITY_BATCH].contains(t)).map(str::to_owned);
+    if let Some(target) = &target {
         inner.batch_calls.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut json) = serde_json::from_slice::<Value>(&body) {
-            let len = json.get("Entries").and_then(Value::as_array).map_or(0, Vec::len);
-            if len >= 2 && inner.budget.load(Ordering::SeqCst) > 0 {
-                cut = cut_entries(&mut json, &inner.budget);
+            cut = pick_cuts(&inner, target, &mut json);
+            if !cut.is_empty() {
                 body = serde_json::to_vec(&json).unwrap_or(body);
             }
         }
@@ -134,6 +157,13 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
     let Ok(mut answer) = upstream.bytes().await.map(|b| b.to_vec()) else {
         return (StatusCode::BAD_GATEWAY, "upstream body unreadable").into_response();
     };
+    if target.as_deref() == Some(DELETE_BATCH)
+        && status.is_success()
+        && let Ok(json) = serde_json::from_slice::<Value>(&answer)
+    {
+        let deleted = json.get("Successful").and_then(Value::as_array).map_or(0, Vec::len);
+        inner.deleted.fetch_add(deleted as u64, Ordering::SeqCst);
+    }
     if !cut.is_empty()
         && status.is_success()
         && let Ok(mut json) = serde_json::from_slice::<Value>(&answer)
@@ -144,7 +174,8 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
                 failed.push(json!({ "Id": id, "SenderFault": false, "Code": "InternalError",
                                     "Message": "injected by the reliability suite" }));
             }
-            inner.injected.fetch_add(cut.len() as u64, Ordering::SeqCst);
+            let counter = if target.as_deref() == Some(DELETE_BATCH) { &inner.injected_deletes } else { &inner.injected_visibility };
+            counter.fetch_add(cut.len() as u64, Ordering::SeqCst);
         }
         answer = serde_json::to_vec(&json).unwrap_or(answer);
     }
@@ -158,6 +189,24 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
     response
 }
 
+/// Which entries of this batch call to fail: every heartbeat while they
+/// are switched off, else every other entry of a batch of two or more
+/// while the budget lasts.
+fn pick_cuts(inner: &Inner, target: &str, json: &mut Value) -> Vec<String> {
+    if target == VISIBILITY_BATCH && inner.fail_extensions.load(Ordering::SeqCst) {
+        return cut_entries(json, |_, entry| entry.get("VisibilityTimeout").and_then(Value::as_i64).unwrap_or(0) > 0);
+    }
+    let len = json.get("Entries").and_then(Value::as_array).map_or(0, Vec::len);
+    if len < 2 || inner.budget.load(Ordering::SeqCst) == 0 {
+        return Vec::new();
+    }
+    cut_entries(json, |index, _| index % 2 == 0 && take_one(&inner.budget))
+}
+
+fn take_one(budget: &AtomicU64) -> bool {
+    budget.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1)).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,9 +215,29 @@ mod tests {
     fn cuts_every_other_entry_within_the_budget() {
         let budget = AtomicU64::new(2);
         let mut body = json!({ "QueueUrl": "q", "Entries": (0..6).map(|i| json!({ "Id": i.to_string() })).collect::<Vec<_>>() });
-        assert_eq!(cut_entries(&mut body, &budget), ["1", "3"]);
+        assert_eq!(cut_entries(&mut body, |index, _| index % 2 == 0 && take_one(&budget)), ["1", "3"]);
         let left: Vec<&str> = body["Entries"].as_array().expect("entries").iter().filter_map(|e| e["Id"].as_str()).collect();
         assert_eq!(left, ["0", "2", "4", "5"]);
         assert_eq!(budget.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn failing_heartbeats_cuts_every_extension_but_no_release() {
+        let inner = Inner {
+            upstream: String::new(),
+            client: reqwest::Client::new(),
+            budget: AtomicU64::new(0),
+            fail_extensions: AtomicBool::new(true),
+            injected_deletes: AtomicU64::new(0),
+            injected_visibility: AtomicU64::new(0),
+            batch_calls: AtomicU64::new(0),
+            deleted: AtomicU64::new(0),
+        };
+        let entry = |id: &str, secs: i64| json!({ "Id": id, "VisibilityTimeout": secs });
+        let mut body = json!({ "Entries": [entry("a", 30), entry("b", 0), entry("c", 4)] });
+        assert_eq!(pick_cuts(&inner, VISIBILITY_BATCH, &mut body), ["a", "c"]);
+        assert_eq!(body["Entries"].as_array().map(Vec::len), Some(1), "the release goes through");
+        let mut deletes = json!({ "Entries": [{ "Id": "0" }, { "Id": "1" }] });
+        assert!(pick_cuts(&inner, DELETE_BATCH, &mut deletes).is_empty(), "deletes are untouched without a budget");
     }
 }

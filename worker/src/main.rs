@@ -9,7 +9,7 @@ use jobs::Pool;
 use worker::config::{Config, ConfigError};
 use worker::dispatch::catalog::router_for;
 use worker::ops::enqueue::{EnqueueRequest, enqueue};
-use worker::{Shutdown, runtime, store, telemetry};
+use worker::{runtime, store, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(name = "worker", version, about = "jobfleet: SQS job worker fleet", propagate_version = true)]
@@ -148,44 +148,17 @@ async fn run(config: Config) -> ExitCode {
         Ok(router) => router,
         Err(e) => return fail(2, e),
     };
-    let shutdown = Shutdown::new();
-    if let Err(e) = shutdown.listen_for_signals() {
-        return fail(1, format!("cannot install signal handlers: {e}"));
+    match runtime::run_until_signalled(config, router).await {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => fail(1, e),
     }
-    let handle = match runtime::start(config, router, shutdown).await {
-        Ok(handle) => handle,
-        Err(e) => return fail(1, e),
-    };
-    let report = handle.wait().await;
-    if report.aborted {
-        tracing::warn!("stopped with jobs abandoned; their messages were released");
-    }
-    ExitCode::SUCCESS
 }
 
 async fn relay(config: Config, batch_size: u32, idle_ms: u64) -> ExitCode {
-    let db = match store::connect(&config.database_url, 4).await {
-        Ok(db) => db,
-        Err(e) => return fail(1, e),
-    };
-    if config.migrate_on_start
-        && let Err(e) = store::migrate(&db).await
-    {
-        return fail(1, e);
+    match worker::outbox::relay::run_until_signalled(&config, batch_size, std::time::Duration::from_millis(idle_ms)).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(1, e),
     }
-    let sqs = worker::sqs::Sqs::from_env().await;
-    let relay = match worker::outbox::Relay::new(db, sqs, &config.env, batch_size).await {
-        Ok(relay) => relay,
-        Err(e) => return fail(1, e),
-    };
-    let shutdown = Shutdown::new();
-    if let Err(e) = shutdown.listen_for_signals() {
-        return fail(1, format!("cannot install signal handlers: {e}"));
-    }
-    tracing::info!(env = %config.env, batch_size, "outbox relay started");
-    // A round in progress completes (its commit marks what it sent) before exit.
-    relay.run(std::time::Duration::from_millis(idle_ms), shutdown.stop).await;
-    ExitCode::SUCCESS
 }
 
 fn read_payload(arg: &str) -> Result<serde_json::Value, String> {

@@ -111,6 +111,24 @@ impl Shape {
     }
 }
 
+/// A cheap stand-in for [`photo`] (slow in an unoptimised test build): RGB
+/// gradients, diagonal bands `band` px wide and per-pixel noise (`noise_mask`
+/// of random bits), so a JPEG of it is photo-sized. Integer-only, so the bytes
+/// are the same on every machine (the committed hostile-media corpus relies
+/// on that).
+pub fn gradient_noise(w: usize, h: usize, seed: u64, noise_mask: u64, band: usize) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    let mut rgb = vec![0u8; w * h * 3];
+    for (i, px) in rgb.chunks_exact_mut(3).enumerate() {
+        let (x, y) = (i % w, i / w);
+        let n = (rng.next_u64() & noise_mask) as usize;
+        px[0] = ((x * 255 / w + n) & 255) as u8;
+        px[1] = ((y * 255 / h + n) & 255) as u8;
+        px[2] = (((x + y) / band * 8 + n) & 255) as u8;
+    }
+    rgb
+}
+
 /// A "photographic-like" RGB image: a sky/ground gradient, multi-octave value-noise texture,
 /// low-frequency colour casts, 200 hard-edged shapes (mostly small) with their own colours, and
 /// per-pixel sensor grain. JPEG-compresses like a photo (~0.2–0.3 bytes/pixel at q90).

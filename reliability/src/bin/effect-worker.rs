@@ -1,13 +1,16 @@
 //! The worker daemon with the `reliability.effect` handler added: what the
 //! scenarios start, kill -9, SIGTERM and cut off from its dependencies.
 //! Configured like `worker run` (JOBFLEET_* variables; `JOBFLEET_POOL`).
+//! `effect-worker relay` runs `worker relay`'s loop instead (batches of 50,
+//! 20 ms idle), for the relay kill scenario.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use reliability::effects::{Effect, EffectHandler, install};
 use worker::config::Config;
 use worker::dispatch::catalog::router_for;
-use worker::{Shutdown, runtime, store, telemetry};
+use worker::{runtime, store, telemetry};
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
@@ -21,6 +24,12 @@ async fn main() -> ExitCode {
         Err(e) => return fail(e),
     };
     telemetry::init_logging(config.log_format);
+    if std::env::args().nth(1).as_deref() == Some("relay") {
+        return match worker::outbox::relay::run_until_signalled(&config, 50, Duration::from_millis(20)).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        };
+    }
     let pool = match config.require_pool() {
         Ok(pool) => pool,
         Err(e) => return fail(e),
@@ -39,16 +48,12 @@ async fn main() -> ExitCode {
     if let Err(e) = router.register::<Effect, _>(EffectHandler { db }) {
         return fail(e);
     }
-    let shutdown = Shutdown::new();
-    if let Err(e) = shutdown.listen_for_signals() {
-        return fail(format!("cannot install signal handlers: {e}"));
+    match runtime::run_until_signalled(config, router).await {
+        Ok(report) => {
+            // The scenarios read this line to learn how the drain went.
+            println!("{{\"drain_ms\":{},\"aborted\":{}}}", report.took.as_millis(), report.aborted);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
     }
-    let handle = match runtime::start(config, router, shutdown).await {
-        Ok(handle) => handle,
-        Err(e) => return fail(e),
-    };
-    let report = handle.wait().await;
-    // The scenarios read this line to learn how the drain went.
-    println!("{{\"drain_ms\":{},\"aborted\":{}}}", report.took.as_millis(), report.aborted);
-    ExitCode::SUCCESS
 }

@@ -26,6 +26,27 @@ pub enum RelayError {
     Database(#[from] sqlx::Error),
     #[error("queue for pool {pool} not found: {message}")]
     Queue { pool: Pool, message: String },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+}
+
+/// `worker relay`'s whole life: connect (and migrate if configured), relay
+/// until SIGTERM/SIGINT. A round in progress completes (its commit marks
+/// what it sent) before this returns. The reliability suite kills this
+/// loop with SIGKILL between send and commit.
+pub async fn run_until_signalled(config: &crate::Config, batch_size: u32, idle: Duration) -> Result<(), RelayError> {
+    let db = crate::store::connect(&config.database_url, 4).await?;
+    if config.migrate_on_start {
+        crate::store::migrate(&db).await?;
+    }
+    let relay = Relay::new(db, Sqs::from_env().await, &config.env, batch_size).await?;
+    let shutdown = crate::Shutdown::new();
+    shutdown.listen_for_signals().map_err(RelayError::Signals)?;
+    tracing::info!(env = %config.env, batch_size, "outbox relay started");
+    relay.run(idle, shutdown.stop).await;
+    Ok(())
 }
 
 /// One claimed outbox row.

@@ -39,6 +39,8 @@ pub enum StartError {
     QueueMissing { name: String, pool: Pool, env: String, source: crate::sqs::SqsError },
     #[error("cannot bind the admin port {addr}: {source}")]
     Admin { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
 }
 
 /// How a drain ended.
@@ -157,6 +159,20 @@ pub async fn start(config: Config, router: Router, shutdown: Shutdown) -> Result
         report
     });
     Ok(WorkerHandle { admin_addr, queue_url, dlq_url, task })
+}
+
+/// The daemon's whole life: start, run until SIGTERM/SIGINT, drain. Every
+/// binary that runs a worker (`worker run`, the reliability suite's
+/// effect-worker) goes through here, so they shut down the same way.
+pub async fn run_until_signalled(config: Config, router: Router) -> Result<DrainReport, StartError> {
+    let shutdown = Shutdown::new();
+    shutdown.listen_for_signals().map_err(StartError::Signals)?;
+    let handle = start(config, router, shutdown).await?;
+    let report = handle.wait().await;
+    if report.aborted {
+        tracing::warn!("stopped with jobs abandoned; their messages were released");
+    }
+    Ok(report)
 }
 
 /// Stops taking work and waits for what is running, up to the drain timeout.

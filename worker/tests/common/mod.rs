@@ -78,6 +78,16 @@ impl TestQueues {
         Self { env, pool, queue_url, dlq_url, sqs }
     }
 
+    /// The other pools' queues under the same environment name, for what
+    /// resolves every pool's queue at start (`worker relay`).
+    pub async fn create_sibling_queues(&self) {
+        for pool in Pool::ALL.into_iter().filter(|p| *p != self.pool) {
+            for name in [pool.queue_name(&self.env), pool.dlq_name(&self.env)] {
+                self.sqs.create_queue().queue_name(name).send().await.expect("create sibling queue");
+            }
+        }
+    }
+
     /// A config for fast tests: short polls, quick retries, ephemeral admin port.
     pub fn config(&self) -> Config {
         Config {

@@ -1,0 +1,238 @@
+//! What the scenarios share: worker processes they start, kill and signal,
+//! the effect jobs they send, and the checks every scenario ends with.
+#![allow(dead_code)] // each scenario uses its own subset
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use jobs::Job;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use reliability::effects::{Effect, Tally, install};
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::common::{STACK_HINT, TestQueues, envelope, eventually, isolated_db};
+
+/// The settings every scenario's worker starts from; a scenario overrides
+/// some with `extra`.
+const BASE_ENV: [(&str, &str); 11] = [
+    ("JOBFLEET_CONCURRENCY", "16"),
+    ("JOBFLEET_RECEIVE_WAIT_TIME_SECS", "1"),
+    ("JOBFLEET_VISIBILITY_TIMEOUT_SECS", "10"),
+    ("JOBFLEET_HEARTBEAT_INTERVAL_SECS", "3"),
+    // The lease after a kill is the job timeout plus the runtime's margin;
+    // a short timeout keeps recovery quick.
+    ("JOBFLEET_JOB_TIMEOUT_SECS", "5"),
+    ("JOBFLEET_RETRY_BASE_DELAY_SECS", "1"),
+    ("JOBFLEET_RETRY_MAX_DELAY_SECS", "2"),
+    ("JOBFLEET_READINESS_MAX_AGE_SECS", "5"),
+    ("JOBFLEET_ADMIN_ADDR", "127.0.0.1:0"),
+    ("JOBFLEET_LOG_FORMAT", "json"),
+    ("RUST_LOG", "info"),
+];
+
+/// An effect-worker process (the worker daemon plus the effect handler),
+/// or its outbox relay mode. Killed on drop, so a failed scenario leaves no
+/// process behind.
+#[derive(Debug)]
+pub struct WorkerProcess {
+    child: Child,
+    pub log: PathBuf,
+}
+
+/// What the worker printed when its drain ended.
+#[derive(Debug, serde::Deserialize)]
+pub struct DrainLine {
+    pub drain_ms: u64,
+    pub aborted: bool,
+}
+
+impl WorkerProcess {
+    /// A worker for `queues` on the given database URL and SQS endpoint;
+    /// its output goes to `<target>/tmp/reliability/<name>.log`.
+    pub fn spawn(name: &str, queues: &TestQueues, database_url: &str, endpoint: &str, extra: &[(&str, &str)]) -> Self {
+        Self::start(name, &[], queues, database_url, endpoint, extra)
+    }
+
+    /// `effect-worker relay`: `worker relay`'s loop over the outbox.
+    pub fn relay(name: &str, queues: &TestQueues, database_url: &str, endpoint: &str) -> Self {
+        Self::start(name, &["relay"], queues, database_url, endpoint, &[])
+    }
+
+    fn start(name: &str, args: &[&str], queues: &TestQueues, database_url: &str, endpoint: &str, extra: &[(&str, &str)]) -> Self {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("reliability");
+        std::fs::create_dir_all(&dir).expect("log dir");
+        let log = dir.join(format!("{name}.log"));
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_effect-worker"));
+        cmd.args(args)
+            .env("JOBFLEET_ENV", &queues.env)
+            .env("JOBFLEET_POOL", queues.pool.as_str())
+            .env("DATABASE_URL", database_url)
+            .env("JOBFLEET_DATABASE_URL", database_url)
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .envs(BASE_ENV)
+            .envs(extra.iter().copied())
+            .stdin(Stdio::null())
+            // The worker logs to stdout; its drain line goes there too.
+            .stdout(log_file.try_clone().expect("log file"))
+            .stderr(log_file);
+        Self { child: cmd.spawn().expect("spawn effect-worker"), log }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// SIGKILL and reap: no drain, no goodbye.
+    pub fn kill9(&mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("reap");
+    }
+
+    pub fn sigterm(&self) {
+        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
+    }
+
+    /// Waits for the process to exit; returns its status and, for a worker
+    /// that drained, the drain line it printed.
+    pub async fn exited(&mut self, limit: Duration) -> (ExitStatus, Option<DrainLine>) {
+        let status = eventually("the worker to exit", limit, || {
+            let status = self.child.try_wait().expect("try_wait");
+            async move { status }
+        })
+        .await;
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        (status, log.lines().find_map(|l| serde_json::from_str(l).ok()))
+    }
+
+    /// SIGTERM, then the drain must finish with exit 0 and nothing abandoned.
+    pub async fn stop(mut self) -> DrainLine {
+        self.sigterm();
+        let (status, drain) = self.exited(Duration::from_secs(40)).await;
+        assert_eq!(status.code(), Some(0), "the worker drains and exits 0 on SIGTERM (log: {})", self.log.display());
+        let drain = drain.expect("the worker prints its drain line");
+        assert!(!drain.aborted, "the drain finished every running job: {drain:?}");
+        drain
+    }
+
+    /// Log lines containing `needle` (the worker logs JSON lines).
+    pub fn log_lines(&self, needle: &str) -> usize {
+        std::fs::read_to_string(&self.log).map(|text| text.lines().filter(|l| l.contains(needle)).count()).unwrap_or(0)
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The local stack's SQS endpoint (moto).
+pub fn moto_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL")
+}
+
+/// moto's address, for a TCP proxy in front of it.
+pub fn moto_addr() -> SocketAddr {
+    let endpoint = moto_endpoint();
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let host = host.replacen("localhost", "127.0.0.1", 1);
+    host.parse().unwrap_or_else(|e| panic!("AWS_ENDPOINT_URL {endpoint} is not http://<ip>:<port>: {e}"))
+}
+
+/// A port nothing listens on now, for a worker's admin address that the
+/// test must know in advance.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+}
+
+/// The effect jobs as SQS message bodies, with their ids.
+pub fn effects(n: usize, ms: impl Fn(usize) -> u64) -> Vec<jobs::Envelope> {
+    (0..n).map(|i| envelope(Effect::TYPE, 1, json!({ "ms": ms(i) }))).collect()
+}
+
+/// Sends `n` effect jobs (batches of 10, as a producer would); returns their ids.
+pub async fn send_effects(queues: &TestQueues, n: usize, ms: impl Fn(usize) -> u64) -> Vec<Uuid> {
+    let envelopes = effects(n, ms);
+    for chunk in envelopes.chunks(10) {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, e)| SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(e.to_json()).build().expect("entry"))
+            .collect::<Vec<_>>();
+        let out = queues.sqs.send_message_batch().queue_url(&queues.queue_url).set_entries(Some(entries)).send().await.expect("send batch");
+        assert!(out.failed.is_empty(), "send failures: {:?}", out.failed);
+    }
+    envelopes.iter().map(|e| e.id).collect()
+}
+
+pub async fn count(db: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(db).await.expect("count")
+}
+
+pub async fn succeeded(db: &PgPool) -> i64 {
+    count(db, "SELECT count(*) FROM jobs WHERE status = 'succeeded'").await
+}
+
+pub async fn await_all_succeeded(db: &PgPool, n: usize, limit: Duration) {
+    eventually(&format!("all {n} jobs to succeed"), limit, || async { (succeeded(db).await as usize >= n).then_some(()) }).await;
+}
+
+pub async fn await_queue_empty(queues: &TestQueues) {
+    eventually("the queue to empty", Duration::from_secs(120), || async {
+        (queues.counts(&queues.queue_url).await == (0, 0)).then_some(())
+    })
+    .await;
+}
+
+/// The end every scenario shares: the queue empties, the last worker drains
+/// on SIGTERM with exit 0, nothing was dead-lettered.
+pub async fn drain_and_stop(queues: &TestQueues, worker: WorkerProcess) -> DrainLine {
+    await_queue_empty(queues).await;
+    let drain = worker.stop().await;
+    assert_eq!(queues.counts(&queues.dlq_url).await, (0, 0), "nothing dead-lettered");
+    drain
+}
+
+pub fn assert_clean(t: &Tally, scenario: &str) {
+    assert_eq!(t.lost, 0, "{scenario}: lost jobs: {t:?}");
+    assert_eq!(t.duplicated, 0, "{scenario}: duplicated effects: {t:?}");
+    assert_eq!(t.runs_after_success, 0, "{scenario}: a job ran after its success was recorded: {t:?}");
+    assert_eq!(t.overlapping, 0, "{scenario}: two attempts of a job overlapped: {t:?}");
+}
+
+/// A schema of its own with the ledger and the effect tables.
+pub async fn schema() -> (PgPool, String) {
+    let (db, url) = isolated_db().await;
+    install(&db).await.unwrap_or_else(|e| panic!("effect tables: {e}; {STACK_HINT}"));
+    (db, url)
+}
+
+/// The sum of a counter's series in a Prometheus text page.
+pub fn metric_sum(page: &str, name: &str) -> f64 {
+    page.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// GET on the worker's admin port: (status, body), or None while it does
+/// not answer.
+pub async fn admin_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let response = reqwest::get(format!("http://127.0.0.1:{port}{path}")).await.ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.text().await.ok()?))
+}
