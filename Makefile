@@ -68,7 +68,7 @@ charts-check: ## Render, lint and validate the Helm charts; test the alert rules
 	@if [ -f scripts/charts-check.sh ]; then bash scripts/charts-check.sh; fi
 
 .PHONY: test
-test: stack-up lint test-rust test-reliability infra-check charts-check ## Everything CI runs
+test: stack-up lint test-rust test-reliability fuzz-smoke infra-check charts-check ## Everything CI runs
 
 .PHONY: demo
 demo: stack-up build ## Run the fleet on sample jobs and print what happened
@@ -85,3 +85,11 @@ schema: ## Regenerate the committed JSON Schema (jobs/schema/) from the Rust typ
 .PHONY: bench-ledger
 bench-ledger: deps stack-up ## Ledger write throughput (jobs/s recorded, start + finish per job)
 	$(CARGO) run --locked --release -p loadtest --bin ledger-bench -- --in-flight 1024
+
+.PHONY: fuzz-smoke
+fuzz-smoke: deps ## Fuzz smoke run: build the cargo-fuzz targets, FUZZ_SECS (60) s each; fails on a crash
+	FUZZ_SECS=$${FUZZ_SECS:-60} scripts/fuzz.sh
+
+.PHONY: fuzz
+fuzz: deps ## Longer fuzzing run: FUZZ_SECS (1800) s per target, corpus kept in fuzz/corpus (see fuzz/README.md)
+	FUZZ_SECS=$${FUZZ_SECS:-1800} scripts/fuzz.sh

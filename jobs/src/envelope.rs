@@ -54,8 +54,11 @@ pub struct Envelope {
     /// W3C trace context of the producer, carried into the handler's span.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
-    /// Defaults to `id` (see [`Envelope::idempotency_key`]).
+    /// Defaults to `id` (see [`Envelope::idempotency_key`]). At most 128
+    /// characters: it becomes an SNS FIFO `MessageDeduplicationId`, whose
+    /// limit that is; and never empty, which would make every job the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
     pub idempotency_key: Option<String>,
 }
 
@@ -142,6 +145,9 @@ impl Envelope {
         if self.id.is_nil() {
             return invalid("`id` must not be the nil UUID");
         }
+        if self.idempotency_key.as_ref().is_some_and(|k| k.is_empty() || k.chars().count() > 128) {
+            return invalid("`idempotency_key` must be 1 to 128 characters (or absent: it defaults to `id`)");
+        }
         match (&self.payload, &self.payload_ref) {
             (Some(_), Some(_)) => invalid("exactly one of `payload` and `payload_ref` may be present, found both"),
             (None, None) => invalid("missing field `payload` (or `payload_ref`)"),
@@ -181,6 +187,26 @@ mod tests {
 
     const GOOD: &str =
         r#"{"id":"0192f0c4-8a2e-7cc1-9f51-2d7e4e0b8a11","type":"diag.noop","version":1,"created_at":"2026-11-23T08:00:00Z","payload":{}}"#;
+
+    #[test]
+    fn an_idempotency_key_is_one_to_128_characters() {
+        let with_key = |key: &str| GOOD.replacen("\"payload\"", &format!("\"idempotency_key\":{key:?},\"payload\""), 1);
+        assert_eq!(class_of(&with_key("")), Some(DecodeErrorClass::InvalidEnvelope));
+        assert_eq!(class_of(&with_key(&"k".repeat(129))), Some(DecodeErrorClass::InvalidEnvelope));
+        // Characters, not bytes: 128 two-byte characters fit.
+        assert_eq!(class_of(&with_key(&"é".repeat(128))), None);
+        let env = Envelope::decode(with_key("order-42").as_bytes()).expect("valid");
+        assert_eq!(env.idempotency_key(), "order-42");
+    }
+
+    #[test]
+    fn payload_numbers_survive_decoding_exactly() {
+        // fuzz/regressions/envelope_decode: without serde_json's
+        // float_roundtrip this came back as 1.1400000000000001e308.
+        let body = GOOD.replacen("\"payload\":{}", "\"payload\":{\"f\":[1.14e308, 0.1, 123.456]}", 1);
+        let env = Envelope::decode(body.as_bytes()).expect("valid");
+        assert_eq!(env.payload.expect("payload")["f"], serde_json::json!([1.14e308, 0.1, 123.456]));
+    }
 
     #[test]
     fn decodes_a_valid_envelope_and_defaults_the_idempotency_key_to_the_id() {
