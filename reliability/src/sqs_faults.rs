@@ -106,8 +106,10 @@ impl Drop for SqsFaults {
     }
 }
 
-fn target(headers: &HeaderMap) -> Option<&str> {
-    headers.get("x-amz-target").and_then(|v| v.to_str().ok())
+/// The batch call this request is, if it is one the proxy acts on.
+fn batch_target(headers: &HeaderMap) -> Option<&'static str> {
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok())?;
+    [DELETE_BATCH, VISIBILITY_BATCH].into_iter().find(|t| *t == target)
 }
 
 /// Takes the entries `take(position, entry)` picks (1-based) out of the
@@ -134,8 +136,8 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
     };
     let mut body = bytes.to_vec();
     let mut cut = Vec::new();
-    let target = target(&parts.headers).filter(|t| [DELETE_BATCH, VISIBILITY_BATCH].contains(t)).map(str::to_owned);
-    if let Some(target) = &target {
+    let target = batch_target(&parts.headers);
+    if let Some(target) = target {
         inner.batch_calls.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut json) = serde_json::from_slice::<Value>(&body) {
             cut = pick_cuts(&inner, target, &mut json);
@@ -157,27 +159,27 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
     let Ok(mut answer) = upstream.bytes().await.map(|b| b.to_vec()) else {
         return (StatusCode::BAD_GATEWAY, "upstream body unreadable").into_response();
     };
-    if target.as_deref() == Some(DELETE_BATCH)
-        && status.is_success()
-        && let Ok(json) = serde_json::from_slice::<Value>(&answer)
-    {
-        let deleted = json.get("Successful").and_then(Value::as_array).map_or(0, Vec::len);
-        inner.deleted.fetch_add(deleted as u64, Ordering::SeqCst);
-    }
-    if !cut.is_empty()
+    // One parse of a batch call's answer: count confirmed deletes, and
+    // report the entries cut from the request as failed.
+    if let Some(target) = target
         && status.is_success()
         && let Ok(mut json) = serde_json::from_slice::<Value>(&answer)
     {
-        let failed = json.as_object_mut().map(|o| o.entry("Failed").or_insert_with(|| json!([])));
-        if let Some(Value::Array(failed)) = failed {
+        if target == DELETE_BATCH {
+            let deleted = json.get("Successful").and_then(Value::as_array).map_or(0, Vec::len);
+            inner.deleted.fetch_add(deleted as u64, Ordering::SeqCst);
+        }
+        if !cut.is_empty()
+            && let Some(Value::Array(failed)) = json.as_object_mut().map(|o| o.entry("Failed").or_insert_with(|| json!([])))
+        {
             for id in &cut {
                 failed.push(json!({ "Id": id, "SenderFault": false, "Code": "InternalError",
                                     "Message": "injected by the reliability suite" }));
             }
-            let counter = if target.as_deref() == Some(DELETE_BATCH) { &inner.injected_deletes } else { &inner.injected_visibility };
+            let counter = if target == DELETE_BATCH { &inner.injected_deletes } else { &inner.injected_visibility };
             counter.fetch_add(cut.len() as u64, Ordering::SeqCst);
+            answer = serde_json::to_vec(&json).unwrap_or(answer);
         }
-        answer = serde_json::to_vec(&json).unwrap_or(answer);
     }
     let mut response = Response::new(Body::from(answer));
     *response.status_mut() = status;

@@ -47,19 +47,9 @@ async fn kill9_loop() {
         let queues = TestQueues::create(Pool::Media).await;
         let ids = send_effects(&queues, JOBS, |i| 10 + (i as u64 * 7) % 60).await;
         let started = Instant::now();
-        let mut worker = WorkerProcess::spawn(&format!("kill9-{n}-0"), &queues, &url, &moto_endpoint(), &[]);
-        let mut last_kill = Instant::now();
-        for k in 1..=KILLS {
-            // Kill once this process has done some work: mid-batch, not at start.
-            let target = (k * JOBS / (KILLS + 2)) as i64;
-            eventually(&format!("{target} effects before kill {k}"), Duration::from_secs(180), || async {
-                (count(&db, "SELECT count(*) FROM rel_effects").await >= target).then_some(())
-            })
-            .await;
-            worker.kill9();
-            last_kill = Instant::now();
-            worker = WorkerProcess::spawn(&format!("kill9-{n}-{k}"), &queues, &url, &moto_endpoint(), &[]);
-        }
+        let spawn = |k: usize| WorkerProcess::spawn(&format!("kill9-{n}-{k}"), &queues, &url, &moto_endpoint(), &[]);
+        let progress = ("effects", "SELECT count(*) FROM rel_effects");
+        let (worker, last_kill) = kill_repeatedly(&db, spawn(0), KILLS, JOBS, progress, Duration::from_secs(180), spawn).await;
         await_all_succeeded(&db, JOBS, Duration::from_secs(300)).await;
         let recovery = last_kill.elapsed();
         drain_and_stop(&queues, worker).await;
@@ -249,9 +239,7 @@ async fn postgres_cut() {
         // outcomes recorded (read after, and only ever growing).
         let mut samples = 0;
         while cut_at.elapsed() < Duration::from_secs(10) {
-            let deleted = sqs.deleted() as i64;
-            let recorded = succeeded(&db).await;
-            assert!(deleted <= recorded, "SQS deleted {deleted} messages but only {recorded} outcomes were recorded");
+            assert_no_early_delete(&sqs, &db).await;
             samples += 1;
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -297,10 +285,7 @@ async fn partial_batch_failures() {
         let started = Instant::now();
         let worker = WorkerProcess::spawn(&format!("partial-{n}"), &queues, &url, &sqs.endpoint(), &[]);
         eventually(&format!("all {JOBS} jobs to succeed"), Duration::from_secs(180), || async {
-            let deleted = sqs.deleted() as i64;
-            let recorded = succeeded(&db).await;
-            assert!(deleted <= recorded, "SQS deleted {deleted} messages but only {recorded} outcomes were recorded");
-            (recorded as usize >= JOBS).then_some(())
+            (assert_no_early_delete(&sqs, &db).await as usize >= JOBS).then_some(())
         })
         .await;
         let took = started.elapsed();
@@ -399,18 +384,10 @@ async fn relay_kill9() {
         let ids: Vec<_> = envelopes.iter().map(|e| e.id).collect();
 
         let worker = WorkerProcess::spawn(&format!("relay-{n}-worker"), &queues, &url, &moto_endpoint(), &[]);
-        let mut relay = WorkerProcess::relay(&format!("relay-{n}-0"), &queues, &url, &relay_endpoint);
-        let mut last_kill = Instant::now();
-        for k in 1..=KILLS {
-            let target = (k * JOBS / (KILLS + 2)) as i64;
-            eventually(&format!("{target} rows marked sent before kill {k}"), Duration::from_secs(120), || async {
-                (count(&db, "SELECT count(*) FROM job_outbox WHERE sent_at IS NOT NULL").await >= target).then_some(())
-            })
-            .await;
-            relay.kill9();
-            last_kill = Instant::now();
-            relay = WorkerProcess::relay(&format!("relay-{n}-{k}"), &queues, &url, &relay_endpoint);
-        }
+        let spawn_relay = |k: usize| WorkerProcess::relay(&format!("relay-{n}-{k}"), &queues, &url, &relay_endpoint);
+        let progress = ("rows marked sent", "SELECT count(*) FROM job_outbox WHERE sent_at IS NOT NULL");
+        let (mut relay, last_kill) =
+            kill_repeatedly(&db, spawn_relay(0), KILLS, JOBS, progress, Duration::from_secs(120), spawn_relay).await;
         eventually("the outbox to drain", Duration::from_secs(120), || async {
             (count(&db, "SELECT count(*) FROM job_outbox WHERE sent_at IS NULL").await == 0).then_some(())
         })

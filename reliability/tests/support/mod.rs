@@ -5,13 +5,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use jobs::Job;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use reliability::effects::{Effect, Tally, install};
+use reliability::sqs_faults::SqsFaults;
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -235,4 +236,41 @@ pub async fn admin_get(port: u16, path: &str) -> Option<(u16, String)> {
     let response = reqwest::get(format!("http://127.0.0.1:{port}{path}")).await.ok()?;
     let status = response.status().as_u16();
     Some((status, response.text().await.ok()?))
+}
+
+/// Kills `process` with SIGKILL `kills` times and restarts it with
+/// `respawn(k)`. Kill k waits until `progress_sql` counts k·total/(kills+2),
+/// so every kill lands mid-run, never at the start or after the end.
+/// Returns the live process and when the last kill happened.
+pub async fn kill_repeatedly(
+    db: &PgPool,
+    mut process: WorkerProcess,
+    kills: usize,
+    total: usize,
+    (progress, progress_sql): (&str, &str),
+    limit: Duration,
+    mut respawn: impl FnMut(usize) -> WorkerProcess,
+) -> (WorkerProcess, Instant) {
+    let mut last_kill = Instant::now();
+    for k in 1..=kills {
+        let target = (k * total / (kills + 2)) as i64;
+        eventually(&format!("{target} {progress} before kill {k}"), limit, || async {
+            (count(db, progress_sql).await >= target).then_some(())
+        })
+        .await;
+        process.kill9();
+        last_kill = Instant::now();
+        process = respawn(k);
+    }
+    (process, last_kill)
+}
+
+/// Nothing is deleted before its outcome is recorded: the deletes SQS has
+/// confirmed (read first) never outnumber the `succeeded` rows (read after,
+/// and only ever growing). Returns the rows recorded.
+pub async fn assert_no_early_delete(sqs: &SqsFaults, db: &PgPool) -> i64 {
+    let deleted = sqs.deleted() as i64;
+    let recorded = succeeded(db).await;
+    assert!(deleted <= recorded, "SQS deleted {deleted} messages but only {recorded} outcomes were recorded");
+    recorded
 }
