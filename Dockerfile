@@ -18,10 +18,9 @@
 # filesystem, so it runs with readOnlyRootFilesystem: true. Mount an emptyDir at
 # /tmp if a handler needs scratch space.
 
-ARG RUST_VERSION=1.95
-ARG DEBIAN_RELEASE=bookworm
-
-FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS chef
+# Base images pinned by digest (tag kept for readability): a rebuild uses the exact bytes that were
+# reviewed; Dependabot (docker ecosystem) proposes digest bumps.
+FROM rust:1.95-bookworm@sha256:6258907abe69656e41cd992e0b705cdcfabcbbe3db374f92ed2d47121282d4a1 AS chef
 # cmake + nasm: libjpeg-turbo is built from source by the turbojpeg crate (and
 # cmake by aws-lc-sys); pkg-config for -sys crates' library discovery.
 # Versions come with the pinned Debian release of the base image.
@@ -45,7 +44,7 @@ RUN cargo build --release --locked --package worker \
     && install -D -m 0755 target/release/worker /out/worker
 
 # cc-debian12 is built on bookworm: builder and runtime share one glibc.
-FROM gcr.io/distroless/cc-debian12:nonroot
+FROM gcr.io/distroless/cc-debian12:nonroot@sha256:9dac0a79194e45a7da0158a9c6da57b217585af0786db3845d1f0ec1a0dd182f
 #checkov:skip=CKV_DOCKER_2:No shell or curl in distroless; liveness/readiness are Kubernetes probes on :9090/healthz and /readyz (Docker HEALTHCHECK is ignored by Kubernetes).
 LABEL org.opencontainers.image.title="jobfleet-worker" \
       org.opencontainers.image.description="jobfleet SQS job worker (daemon and ops commands)" \

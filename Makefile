@@ -47,9 +47,24 @@ lint: deps ## rustfmt check and clippy with warnings as errors
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
 .PHONY: test-rust
-test-rust: deps stack-up ## Unit and integration tests against the local stack (starts from an empty moto)
+test-rust: deps stack-up grpc-tools ## Unit and integration tests against the local stack (starts from an empty moto), the example crate and the Node.js producer included
 	@scripts/stack.sh reset
-	$(CARGO) test --locked --workspace --exclude reliability
+	$(CARGO) test --locked --workspace --exclude reliability --exclude fleet
+
+.PHONY: grpc-tools
+grpc-tools: ## Install the pinned Python gRPC client (KEDA's side of control/'s API tests) into .tools/grpc
+	@scripts/grpc-tools.sh >/dev/null
+
+.PHONY: test-fleet
+test-fleet: deps stack-up ## Fleet harness, short profile: scenarios 1 and 3 with real workers under the prod chart values (~4 min)
+	@scripts/charts-venv.sh >/dev/null
+	$(CARGO) test --locked -p fleet
+
+.PHONY: fleet
+fleet: deps stack-up ## Fleet harness, every scenario and policy; rewrites docs/FLEET.md and docs/fleet/*.svg
+	@scripts/charts-venv.sh >/dev/null
+	$(CARGO) build --locked -p worker
+	$(CARGO) run --locked -p fleet -- --profile full $(FLEET_ARGS)
 
 .PHONY: test-reliability
 test-reliability: deps stack-up ## Crash, fault and hostile-input scenarios (RELIABILITY_RUNS=3 for the report); rewrites docs/RELIABILITY.md
@@ -59,16 +74,29 @@ test-reliability: deps stack-up ## Crash, fault and hostile-input scenarios (REL
 	@# dependency tree without the tests' dev-dependency features).
 	"$${CARGO_TARGET_DIR:-target}/debug/reliability-report" --expect kill9_loop,sigterm_drain,sqs_blackhole,postgres_cut,partial_batch_failures,visibility_race,relay_kill9
 
+.PHONY: deny
+deny: ## Supply chain: cargo-deny (pinned, into .tools/) on licenses, bans (duplicate majors), sources and advisories (deny.toml)
+	@scripts/deny.sh
+
 .PHONY: infra-check
 infra-check: ## Offline validation of Terraform, Dockerfile and workflows
-	@if [ -x scripts/infra-check.sh ] || [ -f scripts/infra-check.sh ]; then bash scripts/infra-check.sh; fi
+	bash scripts/infra-check.sh
 
 .PHONY: charts-check
 charts-check: ## Render, lint and validate the Helm charts; test the alert rules
-	@if [ -f scripts/charts-check.sh ]; then bash scripts/charts-check.sh; fi
+	bash scripts/charts-check.sh
+
+.PHONY: checks-selftest
+checks-selftest: ## Plant one known defect per infra/charts check in a copy of the tree; each check must fail on it
+	bash scripts/checks-selftest.sh
+
+.PHONY: docs
+docs: deps ## API docs with warnings as errors (cargo doc), and the doc tests
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --workspace --no-deps
+	$(CARGO) test --locked --workspace --doc
 
 .PHONY: test
-test: stack-up lint test-rust test-reliability fuzz-smoke infra-check charts-check ## Everything CI runs
+test: stack-up lint deny docs test-rust test-console test-fleet test-reliability fuzz-smoke infra-check charts-check checks-selftest ## Everything CI runs
 
 .PHONY: demo
 demo: stack-up build ## Run the fleet on sample jobs and print what happened
@@ -79,8 +107,8 @@ bench: deps ## Benchmark suite: throughput, latency, peers, fleet, drain (rewrit
 	bash loadtest/bench.sh
 
 .PHONY: schema
-schema: ## Regenerate the committed JSON Schema (jobs/schema/) from the Rust types
-	JOBFLEET_BLESS_SCHEMA=1 $(CARGO) test --locked -p jobs --test schema
+schema: ## Regenerate the committed JSON Schema (contract/schema/) from the Rust types
+	JOBFLEET_BLESS_SCHEMA=1 $(CARGO) test --locked -p jobfleet-handlers --all-features --test schema
 
 .PHONY: bench-ledger
 bench-ledger: deps stack-up ## Ledger write throughput (jobs/s recorded, start + finish per job)
@@ -93,3 +121,16 @@ fuzz-smoke: deps ## Fuzz smoke run: build the cargo-fuzz targets, FUZZ_SECS (60)
 .PHONY: fuzz
 fuzz: deps ## Longer fuzzing run: FUZZ_SECS (1800) s per target, corpus kept in fuzz/corpus (see fuzz/README.md)
 	FUZZ_SECS=$${FUZZ_SECS:-1800} scripts/fuzz.sh
+
+.PHONY: test-console
+test-console: deps stack-up ## Console in a real browser: playwright-core (npm, pinned) drives Debian's chromium, both installed by scripts/browser-tools.sh into .tools/browser
+	@scripts/browser-tools.sh >/dev/null
+	$(CARGO) test --locked -p jobfleet-console --features browser-tests --test browser
+
+.PHONY: console-screenshots
+console-screenshots: ## Regenerate docs/console/*.png (the browser test's screenshots)
+	CONSOLE_SCREENSHOT_DIR=$(CURDIR)/docs/console $(MAKE) test-console
+
+.PHONY: bench-console
+bench-console: deps stack-up ## Console job search on 1 M ledger rows (own database): p50/p95 per search and no sequential scan
+	$(CARGO) run --locked -p jobfleet-console --example bench_jobs

@@ -29,6 +29,13 @@
 #   promtool-test    promtool test rules charts/observability/tests/*.test.yaml
 #   dashboards       dashboard structure + metric names; every PromQL expression via promtool check rules
 #   readme           chart README values tables match values.yaml `# --` comments
+#
+# Every check runs in its own background subshell under `set -euo pipefail`, so every command in
+# it counts: a check called as `if "$@"` or `"$@" || rc=$?` would run with errexit ignored and
+# report the status of its last command only. `make checks-selftest` proves each check can fail.
+#
+#   CHECKS_ONLY="k8s-schemas checkov"   run only these checks (plus the render/argocd steps they
+#                                       read, reported as `prep`); used by scripts/checks-selftest.sh
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,7 +49,8 @@ PYTHON="${PYTHON:-python3}"
 KUBE_VERSION="${KUBE_VERSION:-1.35.0}"
 PROMETHEUS_DEB_VERSION="2.42.0+ds-5+deb12u1"   # Debian 12 (bookworm); provides promtool 2.42.0
 
-export CHARTS_OUT="$TOOLS/out" KUBE_VERSION
+CHARTS_OUT="${CHARTS_OUT:-$TOOLS/out}"
+export CHARTS_OUT KUBE_VERSION
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_PROGRESS_BAR=off
 export PYTHONDONTWRITEBYTECODE=1 DEBIAN_FRONTEND=noninteractive
 export CHECKOV_RUN_SCA_PACKAGE_SCAN_V2=false BC_SKIP_MAPPING=TRUE LOG_LEVEL=ERROR
@@ -162,16 +170,36 @@ say tools ok "$(elapsed "$t0")  helm $("$PY" -c 'import helm_python as h; print(
 # ---------------------------------------------------------------------------
 # Checks
 # ---------------------------------------------------------------------------
+ONLY="${CHECKS_ONLY:-}"
+wanted() { [[ -z "$ONLY" || " $ONLY " == *" $1 "* ]]; }
+# Steps whose output later checks read: with CHECKS_ONLY they still run when a selected check needs them.
+needed() {
+  local name="$1" c
+  wanted "$name" && return 0
+  case "$name" in
+    helm-template) for c in k8s-schemas crd-models checkov rules-contract promtool-check; do wanted "$c" && return 0; done ;;
+    argocd) for c in k8s-schemas crd-models checkov; do wanted "$c" && return 0; done ;;
+  esac
+  return 1
+}
+
 run_check() { # name command...   (prints one line; the tool's output goes to the log, shown on failure)
-  local name="$1" start log
+  local name="$1" start log rc=0 label
   shift
+  needed "$name" || return 0
+  label="$name"
+  wanted "$name" || label="$name (prep)"
   CHECKS=$((CHECKS + 1))
   start="$(now)"
   log="$LOGS/$name.log"
-  if "$@" >"$log" 2>&1; then
-    say "$name" ok "$(elapsed "$start")  $(grep -v '^\s*$' "$log" | tail -n 1 | cut -c1-110)"
+  # A background subshell with errexit on. Not a helper function: a function called from `||`
+  # would pass "errexit ignored" down to the subshell it starts.
+  (set -euo pipefail; "$@") >"$log" 2>&1 </dev/null &
+  wait "$!" || rc=$?
+  if ((rc == 0)); then
+    say "$label" ok "$(elapsed "$start")  $(grep -v '^\s*$' "$log" | tail -n 1 | cut -c1-110)"
   else
-    say "$name" FAIL "$(elapsed "$start")  (log: ${log#"$ROOT"/})"
+    say "$label" FAIL "$(elapsed "$start")  exit $rc (log: ${log#"$ROOT"/})"
     sed 's/^/    /' "$log" | tail -n 40
     FAILED+=("$name")
   fi

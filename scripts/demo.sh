@@ -135,3 +135,7 @@ trap - EXIT
 rm -f "$IDS_FILE"
 echo
 echo "demo finished: every pool ran its handlers against real peers, dead-lettered the bad messages with reasons, and drained cleanly."
+echo
+echo "the operator console (fleet overview, job search, dead-letter triage and replay) over this stack:"
+echo "  JOBFLEET_CONSOLE_AUTH=token JOBFLEET_CONSOLE_TOKEN=demo-token-0123456789 JOBFLEET_CONSOLE_ALLOW_ANONYMOUS=true \\"
+echo "    target/debug/worker console        # then open http://127.0.0.1:9400/ (read-only without the token; docs/operations.md)"

@@ -163,12 +163,20 @@ down() {
 
 # Build tools the Rust crates need: turbojpeg (media decoding at reduced
 # scale) builds libjpeg-turbo from source with cmake, and its SIMD paths
-# need nasm. Checked first so a machine that has them never touches apt.
+# need nasm; Node.js and npm for the tested Node.js producer example; PgBouncer
+# for the ledger-behind-PgBouncer test. Checked first so a machine that has them never touches apt.
 deps() {
   local missing=()
   command -v cmake >/dev/null || missing+=(cmake)
   command -v nasm >/dev/null || missing+=(nasm)
   command -v cc >/dev/null || missing+=(build-essential)
+  # docs/producers.md's Node.js example runs in the tests (worker/tests/node_producer.rs).
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
+  # worker/tests/database.rs runs the ledger through a transaction-pooling PgBouncer it starts itself.
+  command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
+  # The console's browser test drives Debian's chromium (console/tests/browser).
+  command -v chromium >/dev/null || missing+=(chromium)
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 }
 

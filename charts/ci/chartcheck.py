@@ -61,6 +61,10 @@ METRICS: dict[str, tuple[str, set[str]]] = {
     "jobfleet_queue_backlog_seconds": ("gauge", {"pool"}),
     "jobfleet_sqs_requests_total": ("counter", {"operation", "result"}),
     "jobfleet_worker_ready": ("gauge", {"pool"}),
+    # worker control (charts/fleet; CONTRACTS.md "The fleet service"), every configured pool, also at zero pods
+    "jobfleet_queue_visible_duration_seconds": ("gauge", {"pool"}),
+    "jobfleet_pool_idle_seconds": ("gauge", {"pool"}),
+    "jobfleet_pool_desired_replicas": ("gauge", {"pool"}),
 }
 LABEL_VALUES = {
     "outcome": OUTCOMES,
@@ -201,7 +205,7 @@ def sanity(chart: str, docs: list[dict[str, Any]]) -> list[str]:
     if len(set(names)) != len(names):
         out.append("duplicate objects")
     for d in docs:
-        cluster_scoped = d["kind"] in {"NodePool", "EC2NodeClass", "PriorityClass", "ClusterSecretStore"}
+        cluster_scoped = d["kind"] in {"NodePool", "EC2NodeClass", "PriorityClass", "ClusterSecretStore", "StorageClass"}
         if not cluster_scoped and d["metadata"].get("namespace") != NAMESPACE:
             out.append(f"{d['kind']}/{d['metadata']['name']} is not in namespace {NAMESPACE}")
     if chart != "worker":
@@ -212,10 +216,11 @@ def sanity(chart: str, docs: list[dict[str, Any]]) -> list[str]:
     pool = c["args"][-1]
     if c.get("command") != ["worker"] or c["args"][:2] != ["run", "--pool"]:
         out.append("container must run `worker run --pool <pool>`")
-    cm = next(d for d in docs if d["kind"] == "ConfigMap")
+    cm = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == f"jobfleet-{pool}")
     env = dict(cm["data"])
     env.update({e["name"]: e.get("value", "<secret>") for e in c.get("env", [])})
     required = {"JOBFLEET_POOL", "JOBFLEET_ENV", "JOBFLEET_CONCURRENCY", "JOBFLEET_DRAIN_TIMEOUT_SECS",
+                "JOBFLEET_JOB_TIMEOUT_SECS", "JOBFLEET_RECEIVE_WAIT_TIME_SECS", "JOBFLEET_MIGRATE_ON_START",
                 "JOBFLEET_VISIBILITY_TIMEOUT_SECS", "JOBFLEET_ADMIN_ADDR", "JOBFLEET_LOG_FORMAT",
                 "JOBFLEET_DIAG_ENABLED", "JOBFLEET_DATABASE_URL", "AWS_REGION"}
     if missing := required - env.keys():
@@ -238,10 +243,39 @@ def sanity(chart: str, docs: list[dict[str, Any]]) -> list[str]:
     if sa["metadata"]["name"] != f"jobfleet-{pool}" or pod["serviceAccountName"] != sa["metadata"]["name"] \
             or not sa["metadata"]["annotations"].get("eks.amazonaws.com/role-arn", "").startswith("arn:aws"):
         out.append("ServiceAccount jobfleet-<pool> with IRSA role-arn expected")
+    if env.get("JOBFLEET_MIGRATE_ON_START") != "false":
+        out.append("pods must run with JOBFLEET_MIGRATE_ON_START=false (migrations are the release's Job)")
+    jobs = [d for d in docs if d["kind"] == "Job"]
+    if env.get("JOBFLEET_DATABASE_URL") and not any(
+            "PreSync" in (j["metadata"].get("annotations") or {}).get("argocd.argoproj.io/hook", "")
+            and "pre-upgrade" in (j["metadata"].get("annotations") or {}).get("helm.sh/hook", "")
+            and j["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"] for j in jobs):
+        out.append("a `worker migrate` Job (Argo CD PreSync / Helm pre-install,pre-upgrade hook) is expected")
+    for j in jobs:
+        url = next((e for e in j["spec"]["template"]["spec"]["containers"][0].get("env", [])
+                    if e["name"] == "JOBFLEET_DATABASE_URL"), {})
+        if url.get("valueFrom", {}).get("secretKeyRef", {}).get("key") != "migrate-database-url":
+            out.append("the migration Job must read JOBFLEET_DATABASE_URL from the key migrate-database-url (RDS, not PgBouncer)")
+    # Workers never hold accelerators: the model server (charts/inference) does.
+    for k in ("requests", "limits"):
+        if any(r.endswith("gpu") or "neuron" in r for r in (c.get("resources", {}).get(k) or {})):
+            out.append(f"worker pods must not request accelerators ({k})")
+    if pod.get("nodeSelector", {}).get("jobfleet.io/pool") == "ai" or any(
+            t.get("value") == "ai" for t in pod.get("tolerations", [])):
+        out.append("worker pods must not land on the isolated GPU NodePool")
     if pool == "ai":
-        tol = [t for t in pod.get("tolerations", []) if t["key"] == "jobfleet.io/pool"]
-        if pod.get("nodeSelector", {}).get("jobfleet.io/pool") != "ai" or not tol:
-            out.append("ai pods must select and tolerate the isolated ai NodePool")
+        base = env.get("JOBFLEET_INFERENCE__BASE_URL", "")
+        if not base.startswith("http://jobfleet-inference.jobfleet.svc.cluster.local:"):
+            out.append(f"ai: inference.base_url must point at the model server's Service, got {base!r}")
+        host = base.split("//", 1)[-1].split(":", 1)[0]
+        if host not in json.loads(env.get("JOBFLEET_INFERENCE__ALLOW_HOSTS", "[]")):
+            out.append("ai: inference.allow_hosts must list the model server's host")
+        nps = [d for d in docs if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == f"jobfleet-{pool}"]
+        port = int(base.rsplit(":", 1)[-1].split("/", 1)[0]) if base.count(":") == 2 else None
+        if not nps or not any(
+                (r.get("to") or [{}])[0].get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name") == "jobfleet-inference"
+                and [pp["port"] for pp in r.get("ports", [])] == [port] for r in nps[0]["spec"]["egress"]):
+            out.append("ai: the NetworkPolicy must allow egress to the model server's pods on its port")
     kinds = {d["kind"] for d in docs}
     if "ScaledObject" in kinds and "HorizontalPodAutoscaler" in kinds:
         out.append("ScaledObject and HPA both rendered")
@@ -304,12 +338,12 @@ def build_env(value: str, app: dict[str, Any]) -> str:
 
 
 def delivery_problems(env: str, source: dict[str, Any], file_values: dict[str, Any],
-                      values: dict[str, Any]) -> list[str]:
+                      values: dict[str, Any], params: frozenset[str] = frozenset({"pool", "environment", "image.repository"})) -> list[str]:
     """dev: deploy/dev + the image of the rendered commit; staging/prod: main + a pinned release tag."""
     problems = []
     names = [p["name"] for p in source["helm"].get("parameters", [])]
-    if not {"pool", "environment", "image.repository"} <= set(names):
-        problems.append(f"parameters {names} must set pool, environment and image.repository")
+    if not params <= set(names):
+        problems.append(f"parameters {names} must set {', '.join(sorted(params))}")
     tag = (values.get("image") or {}).get("tag", "")
     if env == "dev":
         if source.get("targetRevision") != DEV_REVISION:
@@ -363,7 +397,7 @@ def cmd_argocd() -> int:
     appset = yaml.safe_load(appset_file.read_text())
     crds.append({"source": "deploy/argocd/applicationset.yaml", "object": appset})
     for extra in sorted((ROOT / "deploy/argocd").glob("*.yaml")):
-        if extra.name in ("applicationset.yaml",) or extra.name.endswith(".example.yaml"):
+        if extra.name in ("applicationset.yaml", "services.yaml") or extra.name.endswith(".example.yaml"):
             continue
         for d in docs_of(extra.read_text()):
             crds.append({"source": str(extra.relative_to(ROOT)), "object": d})
@@ -420,18 +454,287 @@ def cmd_argocd() -> int:
             rep.fail(name, str(exc))
             continue
         docs = write_outputs(f"argocd__{name}", text, crds)
+        RENDERED[name] = docs
         problems = sanity("worker", docs)
         for p in problems:
             rep.fail(name, p)
         if not problems:
             rep.passed()
     addon_apps = check_addons(rep, clusters, crds)
+    service_apps = check_services(rep, clusters, crds)
+    for env in ("dev", "staging", "prod"):
+        problems = ai_path_problems(env) + platform_problems(env)
+        for p in problems:
+            rep.fail(f"{env} ai path", p)
+        if not problems:
+            rep.passed()
     (OUT / "crds-argocd.json").write_text(json.dumps(crds))
     return rep.done(f"{len(apps)} worker Applications rendered from deploy/environments, "
-                    f"{addon_apps} add-on Applications")
+                    f"{addon_apps} add-on Applications, {service_apps} service Applications; ai path per env")
 
 
 EXACT_VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
+RENDERED: dict[str, list[dict[str, Any]]] = {}      # Application name -> rendered documents
+ADDON_VALUES: dict[str, dict[str, Any]] = {}        # upstream add-on Application name -> valuesObject
+
+SERVICES = ("pgbouncer", "inference", "fleet")
+
+
+def check_services(rep: Report, clusters: list[dict[str, Any]], crds: list[dict[str, Any]]) -> int:
+    """deploy/argocd/services.yaml: every env x service, rendered from this repository's charts with
+    deploy/environments/<env>/<service>.yaml, in namespace jobfleet, project jobfleet."""
+    appset = yaml.safe_load((ROOT / "deploy/argocd/services.yaml").read_text())
+    crds.append({"source": "deploy/argocd/services.yaml", "object": appset})
+    project = next(d for d in docs_of((ROOT / "deploy/argocd/project.yaml").read_text())
+                   if d["metadata"]["name"] == "jobfleet")
+    allowed = {(k["group"], k["kind"]) for k in project["spec"]["namespaceResourceWhitelist"]}
+    expanded = expand_appset(appset, clusters)
+    got = {(env, el["service"]) for env, el, _ in expanded}
+    if got != {(e, svc) for e in ("dev", "staging", "prod") for svc in SERVICES}:
+        rep.fail("services.yaml", f"generates {sorted(got)}, expected every env x {SERVICES}")
+    for env, el, app in expanded:
+        name = app["metadata"]["name"]
+        crds.append({"source": f"services -> {name}", "object": app})
+        problems = []
+        spec, source = app["spec"], app["spec"]["source"]
+        if name != f"jobfleet-{env}-{el['service']}" or spec["project"] != "jobfleet":
+            problems.append(f"name {name} / project {spec['project']}")
+        auto = (spec.get("syncPolicy") or {}).get("automated")
+        if (env == "prod") == (auto is not None):
+            problems.append("automated sync everywhere except prod")
+        chart_dir = (ROOT / source["path"]).resolve()
+        files = [(chart_dir / f).resolve() for f in source["helm"]["valueFiles"]]
+        for f in files:
+            if not f.is_file() or ROOT not in f.parents:
+                problems.append(f"value file {f} missing or outside the repository")
+        if not problems:
+            sets = [f"{p['name']}={build_env(p['value'], app)}" for p in source["helm"].get("parameters", [])]
+            values, file_values = helm.load_values(files, sets), helm.load_values(files)
+            if file_values.get("environment") != env:
+                problems.append(f"{files[0].relative_to(ROOT)} says environment={file_values.get('environment')}")
+            if el["workerImage"] == "true":
+                problems += delivery_problems(env, source, file_values, values,
+                                              frozenset({"environment", "image.repository"}))
+            try:
+                text = helm.template(source["helm"]["releaseName"], chart_dir, values, "jobfleet")
+            except helm.helm.HelmError as exc:
+                problems.append(str(exc))
+            else:
+                RENDERED[name] = write_outputs(f"argocd__{name}", text, crds)
+                for d in RENDERED[name]:
+                    group = d["apiVersion"].split("/")[0] if "/" in d["apiVersion"] else ""
+                    if d["metadata"].get("namespace") != "jobfleet":
+                        problems.append(f"{d['kind']}/{d['metadata']['name']} not in jobfleet")
+                    if (group, d["kind"]) not in allowed:
+                        problems.append(f"{d['kind']} ({group or 'core'}) is not allowed by AppProject jobfleet")
+        for p in problems:
+            rep.fail(name, p)
+        if not problems:
+            rep.passed()
+    return len(expanded)
+
+
+# Labels Karpenter puts on the nodes of a NodePool beyond the template's (karpenter.sh well-known labels);
+# instance families whose GPUs are NVIDIA's.
+NVIDIA_FAMILIES = {"g4dn", "g5", "g5g", "g6", "g6e", "gr6", "p3", "p4d", "p4de", "p5", "p5e"}
+# nvidia-device-plugin chart 0.18.0 default `affinity` (values.yaml): nodes labelled by NFD / GFD.
+DEVICE_PLUGIN_DEFAULT_AFFINITY = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+    {"matchExpressions": [{"key": "feature.node.kubernetes.io/pci-10de.present", "operator": "In", "values": ["true"]}]},
+    {"matchExpressions": [{"key": "feature.node.kubernetes.io/cpu-model.vendor_id", "operator": "In", "values": ["NVIDIA"]}]},
+    {"matchExpressions": [{"key": "nvidia.com/gpu.present", "operator": "In", "values": ["true"]}]}]}}}
+
+
+def gpu_node(nodepool: dict[str, Any]) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """Labels and taints of an NVIDIA node that the NodePool launches."""
+    tpl = nodepool["spec"]["template"]
+    labels = dict(tpl["metadata"].get("labels", {}))
+    labels["karpenter.sh/nodepool"] = nodepool["metadata"]["name"]
+    families = []
+    for r in tpl["spec"]["requirements"]:
+        if r["operator"] == "In":
+            labels.setdefault(r["key"], r["values"][0])
+            if r["key"] == "karpenter.k8s.aws/instance-family":
+                families = r["values"]
+    nvidia = [f for f in families if f in NVIDIA_FAMILIES]
+    if nvidia:
+        labels["karpenter.k8s.aws/instance-family"] = nvidia[0]
+        labels["karpenter.k8s.aws/instance-gpu-manufacturer"] = "nvidia"
+    return labels, tpl["spec"].get("taints", [])
+
+
+def schedulable(labels: dict[str, str], taints: list[dict[str, Any]], node_selector: dict[str, str],
+                affinity: dict[str, Any], tolerations: list[dict[str, Any]]) -> list[str]:
+    """Why a pod with these constraints cannot run on such a node (empty: it can)."""
+    why = [f"nodeSelector {k}={v} not on the node" for k, v in node_selector.items() if labels.get(k) != v]
+
+    def expr_ok(e: dict[str, Any]) -> bool:
+        v = labels.get(e["key"])
+        return {"In": v in e.get("values", []), "NotIn": v not in e.get("values", []), "Exists": v is not None,
+                "DoesNotExist": v is None}.get(e["operator"], False)
+    req = ((affinity or {}).get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
+    if req and not any(all(expr_ok(e) for e in t.get("matchExpressions", [])) for t in req["nodeSelectorTerms"]):
+        why.append(f"required node affinity matches no label of the node ({sorted(labels)})")
+    for t in taints:
+        if not any(tol.get("key") == t["key"] and tol.get("effect", t["effect"]) == t["effect"] and (
+                tol.get("operator") == "Exists" or tol.get("value") == t.get("value")) for tol in tolerations):
+            why.append(f"taint {t['key']}={t.get('value')}:{t['effect']} not tolerated")
+    return why
+
+
+# Where each add-on's pods are placed in its chart's values (paths into valuesObject): they must live on the
+# tainted, on-demand `system` node group with a priority above the worker pools'. Karpenter's chart places
+# itself (nodeSelector karpenter.sh/controller, tolerates CriticalAddonsOnly, system-cluster-critical by
+# default); the NVIDIA device plugin runs on the GPU nodes (ai_path_problems).
+ADDON_PLACEMENT = {
+    "keda": [()],
+    "external-secrets": [(), ("webhook",), ("certController",)],
+    "reloader": [("reloader", "deployment")],
+    "kube-prometheus-stack": [("prometheus", "prometheusSpec"), ("alertmanager", "alertmanagerSpec"),
+                              ("prometheusOperator",), ("grafana",), ("kube-state-metrics",)],
+}
+SYSTEM_TAINT = {"key": "CriticalAddonsOnly", "value": "true", "effect": "NoSchedule"}
+
+
+def platform_problems(env: str) -> list[str]:
+    """Add-on placement and priority, Prometheus storage, Secret rotation, ClusterSecretStore scope and the
+    PgBouncer client list of one environment, on the rendered Applications."""
+    out = []
+    system_node = {"jobfleet.io/role": "system", "karpenter.sh/controller": "true"}
+    for addon, paths in ADDON_PLACEMENT.items():
+        values = ADDON_VALUES.get(f"addon-{env}-{addon}", {})
+        for path in paths:
+            node = values
+            for k in path:
+                node = (node or {}).get(k) or {}
+            where = f"{addon} {'.'.join(path) or '(top level)'}"
+            for why in schedulable(system_node, [SYSTEM_TAINT], node.get("nodeSelector") or {}, node.get("affinity") or {},
+                                   node.get("tolerations") or []):
+                out.append(f"{where}: cannot run on the system node group: {why}")
+            if node.get("nodeSelector", {}).get("jobfleet.io/role") != "system":
+                out.append(f"{where}: must select the system node group (else it may land on spot general nodes)")
+            if node.get("priorityClassName") not in ("system-cluster-critical", "system-node-critical"):
+                out.append(f"{where}: needs a priority above the worker pools' (system-cluster-critical)")
+    prom = ((ADDON_VALUES.get(f"addon-{env}-kube-prometheus-stack", {}).get("prometheus") or {}).get("prometheusSpec") or {})
+    claim = ((prom.get("storageSpec") or {}).get("volumeClaimTemplate") or {}).get("spec") or {}
+    platform = RENDERED.get(f"addon-{env}-platform", [])
+    classes = {d["metadata"]["name"] for d in platform if d["kind"] == "StorageClass"}
+    if claim.get("storageClassName") not in classes:
+        out.append(f"Prometheus has no persistent volume of a StorageClass the platform chart creates ({sorted(classes)})")
+    store = next((d for d in platform if d["kind"] == "ClusterSecretStore"), None)
+    if store is None or store["spec"].get("conditions") != [{"namespaces": ["jobfleet"]}]:
+        out.append("ClusterSecretStore must be restricted to the jobfleet namespace (spec.conditions)")
+    # Every Deployment that reads a Secret restarts when it changes.
+    for name, docs in RENDERED.items():
+        if not name.startswith(f"jobfleet-{env}-"):
+            continue
+        for d in docs:
+            if d["kind"] != "Deployment":
+                continue
+            pod = d["spec"]["template"]["spec"]
+            secrets = {e["valueFrom"]["secretKeyRef"]["name"] for c in pod["containers"] for e in c.get("env", [])
+                       if "secretKeyRef" in e.get("valueFrom", {})}
+            reload = set(filter(None, (d["metadata"].get("annotations") or {}).get(
+                "secret.reloader.stakater.com/reload", "").split(",")))
+            if not secrets <= reload:
+                out.append(f"{name}: Deployment {d['metadata']['name']} reads {sorted(secrets - reload)} but is not restarted when they change")
+    # PgBouncer's client list is the pools' maxReplicas x dbMaxConnections (and worker control's).
+    pgb = RENDERED.get(f"jobfleet-{env}-pgbouncer")
+    if pgb:
+        ini = next(d for d in pgb if d["kind"] == "ConfigMap")["data"]["pgbouncer.ini"]
+        want = 0
+        for pool in ("media", "notifications", "ai"):
+            docs = RENDERED.get(f"jobfleet-{env}-{pool}", [])
+            so = next((d for d in docs if d["kind"] == "ScaledObject"), None)
+            cm = next((d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == f"jobfleet-{pool}"), None)
+            if so and cm:
+                want += so["spec"]["maxReplicaCount"] * int(cm["data"]["JOBFLEET_DB_MAX_CONNECTIONS"])
+        fleet = RENDERED.get(f"jobfleet-{env}-fleet", [])
+        dep = next((d for d in fleet if d["kind"] == "Deployment"), None)
+        fcm = next((d for d in fleet if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "jobfleet-control"), None)
+        if dep and fcm:
+            want += dep["spec"]["replicas"] * int(fcm["data"]["JOBFLEET_DB_MAX_CONNECTIONS"])
+        m = re.search(r"max_client_conn = (\d+)", ini)
+        headroom = re.search(r"\+ headroom (\d+)", ini)
+        got = int(m.group(1)) - int(headroom.group(1)) if m and headroom else None
+        if got != want:
+            out.append(f"pgbouncer max_client_conn covers {got} client connections; the pools and worker control "
+                       f"can open {want} (maxReplicas x connections per pod): fix pools.clients in pgbouncer.yaml")
+    return out
+
+
+def ai_path_problems(env: str) -> list[str]:
+    """The ai path of one environment, across the rendered Applications: ai workers -> model server
+    Service -> server pods on the GPU NodePool, the NVIDIA device plugin on the same nodes."""
+    out = []
+    worker, server = RENDERED.get(f"jobfleet-{env}-ai"), RENDERED.get(f"jobfleet-{env}-inference")
+    platform = RENDERED.get(f"addon-{env}-platform")
+    if not (worker and server and platform):
+        return [f"missing rendered Applications (ai worker {bool(worker)}, inference {bool(server)}, platform {bool(platform)})"]
+
+    def one(docs, kind, name=None):
+        return next(d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name))
+    w_dep, s_dep = one(worker, "Deployment"), one(server, "Deployment")
+    svc = one(server, "Service")
+    nodepool = one(platform, "NodePool", "ai")
+    s_pod = s_dep["spec"]["template"]["spec"]
+    s_port = s_pod["containers"][0]["ports"][0]["containerPort"]
+    env_vars = dict(one(worker, "ConfigMap", "jobfleet-ai")["data"])
+    base = env_vars.get("JOBFLEET_INFERENCE__BASE_URL", "")
+    want = f"http://{svc['metadata']['name']}.{svc['metadata']['namespace']}.svc.cluster.local:{svc['spec']['ports'][0]['port']}"
+    if base.rstrip("/").removesuffix("/v1") != want:
+        out.append(f"ai inference.base_url {base!r} is not the model server's Service {want!r}")
+    if svc["spec"]["ports"][0]["targetPort"] not in ("http", s_port):
+        out.append("the Service does not reach the server's port")
+    secret = next((e["valueFrom"]["secretKeyRef"] for e in w_dep["spec"]["template"]["spec"]["containers"][0].get("env", [])
+                   if e["name"] == "JOBFLEET_INFERENCE__API_KEY"), None)
+    s_key = next((e["valueFrom"]["secretKeyRef"] for e in s_pod["containers"][0].get("env", []) if e["name"] == "VLLM_API_KEY"), None)
+    if s_key and secret != s_key:
+        out.append(f"workers send the API key from {secret}, the server checks {s_key}")
+    # NetworkPolicy: exactly this path, both ends.
+    w_np, s_np = one(worker, "NetworkPolicy", "jobfleet-ai"), one(server, "NetworkPolicy")
+    s_labels = s_dep["spec"]["template"]["metadata"]["labels"]
+    w_labels = w_dep["spec"]["template"]["metadata"]["labels"]
+    to_server = [r for r in w_np["spec"]["egress"] if any(
+        "podSelector" in t and t["podSelector"]["matchLabels"].items() <= s_labels.items() for t in r.get("to", []))]
+    if not to_server or any([pp["port"] for pp in r["ports"]] != [s_port] for r in to_server):
+        out.append("worker NetworkPolicy: no egress to the server pods on exactly the server port")
+    ingress = [r for r in s_np["spec"]["ingress"] if any(
+        "podSelector" in f and f["podSelector"]["matchLabels"].items() <= w_labels.items() for f in r.get("from", []))]
+    if not ingress or any([pp["port"] for pp in r["ports"]] != [s_port] for r in ingress):
+        out.append("server NetworkPolicy: no ingress from the ai workers on exactly the server port")
+    # Placement: the server on the GPU NodePool; the workers not.
+    labels, taints = gpu_node(nodepool)
+    for why in schedulable(labels, taints, s_pod.get("nodeSelector", {}), s_pod.get("affinity", {}), s_pod.get("tolerations", [])):
+        out.append(f"model server cannot run on the ai NodePool: {why}")
+    if not taints:
+        out.append("the ai NodePool has no taint: other pods could land on GPU nodes")
+    if not schedulable(labels, taints, w_dep["spec"]["template"]["spec"].get("nodeSelector", {}), {},
+                       w_dep["spec"]["template"]["spec"].get("tolerations", [])):
+        out.append("ai worker pods could land on the GPU NodePool")
+    gpus = int(s_pod["containers"][0]["resources"]["requests"].get("nvidia.com/gpu", 0))
+    if gpus < 1:
+        out.append("the model server requests no nvidia.com/gpu")
+    max_per_node = next((int(r["values"][0]) - 1 for r in nodepool["spec"]["template"]["spec"]["requirements"]
+                         if r["key"] == "karpenter.k8s.aws/instance-gpu-count" and r["operator"] == "Lt"), None)
+    if max_per_node is None or gpus > max_per_node:
+        out.append(f"the model server wants {gpus} GPUs per pod; the ai NodePool bounds GPUs per instance to {max_per_node}")
+    so = one(server, "ScaledObject")
+    w_so = one(worker, "ScaledObject")
+    limit = int(nodepool["spec"]["limits"].get("nvidia.com/gpu", 0))
+    if so["spec"]["maxReplicaCount"] * gpus > limit:
+        out.append(f"inference maxReplicas x gpus = {so['spec']['maxReplicaCount'] * gpus} > NodePool nvidia.com/gpu limit {limit}")
+    trig, w_trig = so["spec"]["triggers"][0]["metadata"], w_so["spec"]["triggers"][0]["metadata"]
+    if trig["queueURL"] != w_trig["queueURL"] or so["spec"]["minReplicaCount"] != 0 or trig["activationQueueLength"] != "0":
+        out.append("the model server must scale on the ai queue, from zero, on the first message")
+    # NVIDIA device plugin: must run on those nodes to advertise nvidia.com/gpu.
+    dp = ADDON_VALUES.get(f"addon-{env}-nvidia-device-plugin")
+    if dp is None:
+        out.append("no nvidia-device-plugin add-on")
+    else:
+        affinity = dp["affinity"] if "affinity" in dp else DEVICE_PLUGIN_DEFAULT_AFFINITY
+        for why in schedulable(labels, taints, dp.get("nodeSelector") or {}, affinity, dp.get("tolerations") or []):
+            out.append(f"nvidia-device-plugin cannot run on the ai NodePool's GPU nodes: {why}")
+    return out
 
 
 def check_addons(rep: Report, clusters: list[dict[str, Any]], crds: list[dict[str, Any]]) -> int:
@@ -441,7 +744,8 @@ def check_addons(rep: Report, clusters: list[dict[str, Any]], crds: list[dict[st
     projects = {d["metadata"]["name"]: d for d in docs_of((ROOT / "deploy/argocd/project.yaml").read_text())}
     expanded = expand_appset(appset, clusters)
     addons = [e["addon"] for e in appset["spec"]["generators"][0]["matrix"]["generators"][1]["list"]["elements"]]
-    required = {"karpenter", "keda", "external-secrets", "nvidia-device-plugin", "kube-prometheus-stack", "platform"}
+    required = {"karpenter", "keda", "external-secrets", "nvidia-device-plugin", "kube-prometheus-stack", "platform",
+                "reloader"}
     if missing := required - set(addons):
         rep.fail("addons.yaml", f"missing add-ons {sorted(missing)}")
     got = {(env, el["addon"]) for env, el, _ in expanded}
@@ -466,6 +770,7 @@ def check_addons(rep: Report, clusters: list[dict[str, Any]], crds: list[dict[st
         if (env == "prod") == (auto is not None):
             problems.append("automated sync everywhere except prod")
         if source.get("chart"):
+            ADDON_VALUES[name] = (source.get("helm") or {}).get("valuesObject") or {}
             if not EXACT_VERSION.match(str(source.get("targetRevision"))):
                 problems.append(f"chart {source['chart']} must pin an exact version, got {source.get('targetRevision')}")
             if source.get("path"):
@@ -486,8 +791,9 @@ def check_addons(rep: Report, clusters: list[dict[str, Any]], crds: list[dict[st
                 except helm.helm.HelmError as exc:
                     problems.append(str(exc))
                 else:
-                    for d in write_outputs(f"argocd__{name}", text, crds):
-                        scoped = d["kind"] in {"NodePool", "EC2NodeClass", "PriorityClass", "ClusterSecretStore"}
+                    RENDERED[name] = write_outputs(f"argocd__{name}", text, crds)
+                    for d in RENDERED[name]:
+                        scoped = d["kind"] in {"NodePool", "EC2NodeClass", "PriorityClass", "ClusterSecretStore", "StorageClass"}
                         if not scoped and d["metadata"].get("namespace") != ns:
                             problems.append(f"{d['kind']}/{d['metadata']['name']} not in {ns}")
         else:
@@ -642,6 +948,7 @@ def cmd_dashboards() -> int:
                     problems.append(f"variable {v['name']}: expected label_values(selector, label)")
                     continue
                 expr, unknown = substitute(m.group(1), variables)
+                problems += [f"variable {v['name']}: {p}" for p in lint_promql(m.group(1), recorded)]
                 rules.append({"record": f"dashboard:{uid.replace('-', '_')}:var_{v['name']}", "expr": expr})
         ids = [p["id"] for p in panels_of(dash.get("panels", []))]
         if len(ids) != len(set(ids)):

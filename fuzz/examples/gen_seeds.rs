@@ -11,7 +11,7 @@
 use std::fs;
 use std::path::Path;
 
-use jobs::media::synth;
+use jobfleet_handlers::media::synth;
 use serde_json::Value;
 use turbojpeg::{Compressor, Image, PixelFormat, Subsamp};
 

@@ -10,7 +10,7 @@
 #![no_main]
 
 use jobfleet_fuzz::{CappedAlloc, MIB};
-use jobs::{DecodeErrorClass, Envelope};
+use jobfleet_contract::{DecodeErrorClass, Envelope};
 use libfuzzer_sys::fuzz_target;
 
 // Bodies are at most -max_len (16 KiB in scripts/fuzz.sh); nothing should need 64 MiB at once.

@@ -1,4 +1,4 @@
-//! `jobs::media::probe`: the header walk (JPEG markers, PNG chunks, RIFF chunks, EXIF IFD0) that
+//! `jobfleet_handlers::media::probe`: the header walk (JPEG markers, PNG chunks, RIFF chunks, EXIF IFD0) that
 //! runs on every upload before any decoder sees it.
 //!
 //! Properties:
@@ -12,7 +12,7 @@
 #![no_main]
 
 use jobfleet_fuzz::{CappedAlloc, MIB};
-use jobs::media::{Format, probe};
+use jobfleet_handlers::media::{Format, probe};
 use libfuzzer_sys::fuzz_target;
 
 #[global_allocator]

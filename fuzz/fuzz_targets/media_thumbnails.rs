@@ -1,4 +1,4 @@
-//! `jobs::media::make_thumbnails`: the whole pipeline (sniff, header, decode with libjpeg-turbo /
+//! `jobfleet_handlers::media::make_thumbnails`: the whole pipeline (sniff, header, decode with libjpeg-turbo /
 //! png / image-webp, ICC, resize, orientation, encode) on arbitrary bytes.
 //!
 //! The spec is the default one (1600/640/160, quality 82); the output format is lossless WebP
@@ -19,7 +19,7 @@
 #![no_main]
 
 use jobfleet_fuzz::{CappedAlloc, MIB};
-use jobs::media::{Format, Limits, Orientation, OutputFormat, ThumbnailSpec, make_thumbnails, probe};
+use jobfleet_handlers::media::{Format, Limits, Orientation, OutputFormat, ThumbnailSpec, make_thumbnails, probe};
 use libfuzzer_sys::fuzz_target;
 
 #[global_allocator]

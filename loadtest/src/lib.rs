@@ -1,7 +1,6 @@
 //! jobfleet's load generator, benchmark suite, report and autoscaling model.
 //! `bash loadtest/bench.sh` is the entry point; see docs/benchmarks.md.
 
-pub mod autoscale;
 pub mod emu;
 pub mod generator;
 pub mod procfs;

@@ -2,7 +2,6 @@
 //! `loadtest suite` with everything installed and started; the other
 //! subcommands are its parts, for use by hand.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -11,7 +10,7 @@ use clap::{Parser, Subcommand};
 use loadtest::generator::{self, Format, Mix};
 use loadtest::results::{Consumer, Environment, Repeat, Results};
 use loadtest::suite::{Settings, Suite, Tools};
-use loadtest::{autoscale, emu, report};
+use loadtest::{emu, report};
 
 #[derive(Debug, Parser)]
 #[command(name = "loadtest", about = "jobfleet load generator, benchmark suite and autoscaling model")]
@@ -76,15 +75,6 @@ enum Cmd {
         until: String,
         #[arg(long, default_value_t = 120)]
         timeout_secs: u64,
-    },
-    /// Print the autoscaling model's table for a per-pod rate and start time.
-    Autoscale {
-        #[arg(long)]
-        per_pod_rate: f64,
-        #[arg(long, default_value_t = 1.0)]
-        pod_start_secs: f64,
-        #[arg(long, default_value_t = 64.0)]
-        concurrency: f64,
     },
 }
 
@@ -374,20 +364,6 @@ async fn main() -> anyhow::Result<()> {
                 anyhow::ensure!(Instant::now() < deadline, "queue {name}: not {until} after {timeout_secs} s");
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
-        }
-        Cmd::Autoscale { per_pod_rate, pod_start_secs, concurrency } => {
-            let mut rows = BTreeMap::new();
-            for (start, out) in report::autoscale_runs(per_pod_rate, pod_start_secs, concurrency) {
-                rows.insert(
-                    format!("{start:>6.1}s {:<12} {}", out.trace, out.policy),
-                    format!("{:>8.0} pod-min, peak {:>3} pods, burst drain {:?}", out.pod_minutes, out.peak_pods, out.burst_drain_secs),
-                );
-            }
-            for (k, v) in rows {
-                println!("{k}: {v}");
-            }
-            let _ = autoscale::Policy::QueueDepth { target_per_pod: 1.0 };
-            Ok(())
         }
     }
 }

@@ -21,7 +21,7 @@ pub fn clock_ticks_per_sec() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// Fields of /proc/<pid>/stat after the command name: (ppid, utime, stime, cutime, cstime).
+/// Fields of `/proc/<pid>/stat` after the command name: (ppid, utime, stime, cutime, cstime).
 pub fn parse_stat(text: &str) -> Option<(u32, u64, u64, u64, u64)> {
     // The command name is in parentheses and may contain spaces: split after the last ')'.
     let rest = &text[text.rfind(')')? + 2..];
@@ -73,7 +73,7 @@ pub fn cpu_seconds(roots: &[u32], ticks_per_sec: f64) -> f64 {
     ticks as f64 / ticks_per_sec
 }
 
-/// `VmRSS` and `VmHWM` (KiB) from a /proc/<pid>/status text.
+/// `VmRSS` and `VmHWM` (KiB) from a `/proc/<pid>/status` text.
 pub fn parse_status_memory(text: &str) -> (u64, u64) {
     let field = |name: &str| {
         text.lines()

@@ -5,7 +5,6 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::autoscale::{self, Params, Policy, Trace};
 use crate::results::*;
 use crate::stats::median;
 
@@ -129,35 +128,6 @@ fn verdict(ok: Option<bool>) -> &'static str {
         Some(false) => "❌ missed",
         None => "— not measured",
     }
-}
-
-/// Autoscaling traces scaled to the measured per-pod throughput.
-pub fn autoscale_runs(per_pod_rate: f64, pod_start_secs: f64, concurrency: f64) -> Vec<(f64, autoscale::Outcome)> {
-    let mu = per_pod_rate;
-    let traces =
-        [Trace::steady(3.0 * mu, 3600), Trace::burst(mu, 10.0, 1200, 300, 3600), Trace::diurnal(0.5 * mu, 5.0 * mu, 86_400, 86_400)];
-    let target_drain = 30.0;
-    let policies =
-        [Policy::QueueDepth { target_per_pod: (mu * target_drain).round() }, Policy::BacklogSeconds { target_drain_secs: target_drain }];
-    let mut out = Vec::new();
-    for start in [pod_start_secs, pod_start_secs + 30.0] {
-        let params = Params {
-            per_pod_rate: mu,
-            pod_start_secs: start,
-            concurrency,
-            min_pods: 1,
-            max_pods: 100,
-            eval_interval_secs: 15,
-            scale_down_window_secs: 300,
-            min_rate_per_sec: 1.0,
-        };
-        for trace in &traces {
-            for policy in policies {
-                out.push((start, autoscale::simulate(trace, policy, &params)));
-            }
-        }
-    }
-    out
 }
 
 pub fn chart(summary: &Summary, path: &Path) -> anyhow::Result<()> {
@@ -472,38 +442,7 @@ pub fn markdown(results: &Results, extra_sections: &[(String, String)]) -> Strin
         let _ = writeln!(md, "\nVerdict: {}", if ok { "✅ exit 0, lost = 0, every job ran once." } else { "❌ see the rows above." });
     }
 
-    // --- Autoscaling --------------------------------------------------------
-    if let (Some(rate), Some(start)) = (o.jobs_per_sec, o.start_secs) {
-        let concurrency = env.settings.get("JOBFLEET_CONCURRENCY").and_then(|c| c.parse().ok()).unwrap_or(64.0);
-        let _ = writeln!(md, "\n## Autoscaling simulation\n");
-        let _ = writeln!(
-            md,
-            "Model: `loadtest/src/autoscale.rs` (deterministic, 1 s steps, KEDA polling every 15 s, HPA scale-down stabilization 300 s, 1–100 pods). \
-             Per-pod throughput μ = {rate:.0} jobs/s and pod start = {start:.2} s are this run's measurements (one worker's backlog-drain rate; spawn → first receive); \
-             the second block adds 30 s for scheduling and image start, which a real pod pays and a local process does not. \
-             Traces in units of μ: steady 3μ for 1 h; 1μ with a 10× burst for 5 min at 20 min (1 h); diurnal 0.5μ–5μ over 24 h. \
-             Queue-depth target = μ × 30 s messages per pod, backlog target = 30 s, so both aim at the same 30 s of queued work per pod.\n"
-        );
-        let _ = writeln!(
-            md,
-            "| pod start (s) | trace | policy | pod-minutes | peak pods | max backlog (msgs) | max queue wait (s) | burst drain (s) | drain after trace end (s) |"
-        );
-        let _ = writeln!(md, "|---:|---|---|---:|---:|---:|---:|---:|---:|");
-        for (start, out) in autoscale_runs(rate, start, concurrency) {
-            let _ = writeln!(
-                md,
-                "| {start:.1} | {} | {} | {:.0} | {} | {:.0} | {:.0} | {} | {} |",
-                out.trace,
-                out.policy,
-                out.pod_minutes,
-                out.peak_pods,
-                out.max_backlog,
-                out.max_wait_secs,
-                fmt(out.burst_drain_secs, 0),
-                fmt(out.end_drain_secs, 0)
-            );
-        }
-    }
+    // Autoscaling is simulated by the fleet harness with the real workers (docs/FLEET.md).
 
     for (title, body) in extra_sections {
         let _ = writeln!(md, "\n## {title}\n\n{}", body.trim());

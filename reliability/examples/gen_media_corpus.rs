@@ -8,7 +8,7 @@
 //! The files are committed so the corpus is plain data anyone can inspect or feed to another
 //! decoder; this generator is committed so they can be rebuilt and reviewed as code. The test
 //! includes this file and requires the committed bytes to be exactly what it makes, so an edit
-//! here (or in `jobs::media::synth`) without regenerating fails there, not silently.
+//! here (or in `jobfleet_handlers::media::synth`) without regenerating fails there, not silently.
 //!
 //! Only integer pixel patterns are used (no floating point), so the bytes are the same on every
 //! machine: libjpeg-turbo's default (integer) DCT is bit-exact with and without SIMD, and the
@@ -16,7 +16,7 @@
 
 use std::path::{Path, PathBuf};
 
-use jobs::media::{Limits, ThumbnailSpec, make_thumbnails, synth};
+use jobfleet_handlers::media::{Limits, ThumbnailSpec, make_thumbnails, synth};
 use serde::{Deserialize, Serialize};
 
 /// `media.max_input_bytes` the test configures: low enough that the `too_large` case is a

@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use jobs::{Job, JobContext, JobError, Pool};
+use jobfleet_contract::{Job, JobContext, JobError, Pool};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -64,7 +64,7 @@ fn db_error(e: sqlx::Error) -> JobError {
     JobError::retryable(format!("effect store: {e}"))
 }
 
-impl jobs::Handler<Effect> for EffectHandler {
+impl jobfleet_contract::Handler<Effect> for EffectHandler {
     type Output = Value;
 
     async fn handle(&self, job: Effect, ctx: JobContext) -> Result<Value, JobError> {

@@ -9,13 +9,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use common::{Running, TestQueues, await_status, db, envelope, eventually};
-use jobs::Pool;
+use jobfleet_contract::Pool;
+use jobfleet_runtime::dispatch::catalog::router_for;
 use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
-use worker::dispatch::catalog::router_for;
 
 #[derive(Debug, Deserialize)]
 struct Case {
@@ -35,7 +35,7 @@ fn corpus() -> Vec<Case> {
 async fn every_malformed_message_is_dead_lettered_with_its_class_and_the_worker_keeps_going() {
     let cases = corpus();
     assert!(cases.len() >= 25, "the corpus holds at least 25 classes of malformed message");
-    let (queues, db) = (TestQueues::create(Pool::Media).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::MEDIA).await, db().await);
     let config = queues.config();
     let worker = Running::start(config.clone(), router_for(&config, queues.pool).expect("router")).await;
 

@@ -17,13 +17,13 @@ use std::time::Duration;
 
 use common::{Running, TestQueues, await_status, db, envelope};
 use generator::{DEAD_LETTER, Entry, Manifest, SUCCEEDED};
-use jobs::Pool;
-use jobs::media::OutputFormat;
-use jobs::media::synth;
-use jobs::media::thumbnail::variant_key;
+use jobfleet_contract::Pool;
+use jobfleet_handlers::media::OutputFormat;
+use jobfleet_handlers::media::synth;
+use jobfleet_handlers::media::thumbnail::variant_key;
+use jobfleet_runtime::dispatch::catalog::router_for;
 use serde_json::{Value, json};
 use uuid::Uuid;
-use worker::dispatch::catalog::router_for;
 
 /// Small variants keep the succeeding jobs to milliseconds.
 const VARIANTS: [u32; 2] = [64, 16];
@@ -79,7 +79,7 @@ fn manifest_and_directory_agree() {
     assert!(manifest.files.iter().filter(|e| e.expect == DEAD_LETTER).count() >= 12, "at least 12 dead-letter cases");
 }
 
-/// Editing the generator (or `jobs::media::synth`) without regenerating fails here, so the
+/// Editing the generator (or `jobfleet_handlers::media::synth`) without regenerating fails here, so the
 /// committed files never drift from the code that documents them.
 #[test]
 fn committed_files_are_what_the_generator_makes() {
@@ -98,8 +98,8 @@ fn committed_files_are_what_the_generator_makes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_hostile_file_is_dead_lettered_with_its_class_and_the_worker_keeps_going() {
     let manifest = committed_manifest();
-    let (queues, db) = (TestQueues::create(Pool::Media).await, db().await);
-    let s3 = jobs::aws::s3_client(&jobs::aws::load_sdk_config().await);
+    let (queues, db) = (TestQueues::create(Pool::MEDIA).await, db().await);
+    let s3 = jobfleet_contract::aws::s3_client(&jobfleet_contract::aws::load_sdk_config().await);
     let bucket = format!("{}-media", queues.env);
     s3.create_bucket().bucket(&bucket).send().await.unwrap_or_else(|e| panic!("create bucket: {e:?}; {}", common::STACK_HINT));
     for entry in &manifest.files {

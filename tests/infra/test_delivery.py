@@ -99,7 +99,7 @@ def test_image_is_pushed_with_oidc_sbom_and_provenance():
     steps = [s for _, _, s in _steps(doc)]
     uses = [s.get("uses", "") for s in steps]
     assert any(u.startswith("aws-actions/configure-aws-credentials@") for u in uses)
-    build = next(s for s in steps if s.get("uses", "").startswith("docker/build-push-action@"))
+    build = next(s for s in _jobs(doc)["image"]["steps"] if s.get("uses", "").startswith("docker/build-push-action@"))
     assert build["with"]["push"] is True
     assert build["with"]["sbom"] is True
     assert str(build["with"]["provenance"]).startswith("mode=max")
@@ -107,11 +107,54 @@ def test_image_is_pushed_with_oidc_sbom_and_provenance():
         assert "aws-access-key-id" not in (s.get("with") or {}), "no long-lived AWS keys"
 
 
+def test_image_is_built_once_and_promoted_by_digest():
+    """docs/infra.md promises promotion: one build per commit (main -> dev), releases copy that image to
+    staging and prod and verify the digest; pull requests build the Dockerfile without pushing."""
+    doc = load_yaml(WORKFLOWS / "docker-build-push.yml")
+    jobs = _jobs(doc)
+    builders = [name for name, job in jobs.items() for s in job.get("steps", [])
+                if s.get("uses", "").startswith("docker/build-push-action@")]
+    assert sorted(builders) == ["build", "image"], builders
+    assert jobs["build"]["if"] == "github.event_name == 'pull_request'"
+    pr_build = next(s for s in jobs["build"]["steps"] if s.get("uses", "").startswith("docker/build-push-action@"))
+    assert pr_build["with"]["push"] is False
+    assert "id-token" not in jobs["build"]["permissions"], "pull requests assume no AWS role"
+    assert "Dockerfile" in doc["on"]["pull_request"]["paths"]
+    assert "inputs.version == ''" in jobs["image"]["if"], "releases never rebuild"
+    assert "strategy" not in jobs["image"], "one build, for dev"
+    promote = jobs["promote"]
+    assert promote["if"] == "inputs.version != ''"
+    assert promote["strategy"]["matrix"]["target"] == ["staging", "prod"]
+    run = next(s for s in promote["steps"] if "run" in s)["run"]
+    assert "imagetools create" in run and "@${digest}" in run, "copied by digest"
+    assert '"$copied" != "$digest"' in run and "exit 1" in run, "the copy's digest is verified"
+    assert "sha-${{ github.sha }}" in next(s for s in promote["steps"] if "run" in s)["env"]["SOURCE"]
+
+
+def test_base_images_are_pinned_by_digest():
+    froms = [l.split()[1] for l in (ROOT / "Dockerfile").read_text().splitlines() if l.startswith("FROM ")]
+    external = [f for f in froms if ":" in f or "/" in f]
+    assert external, froms
+    for image in external:
+        assert re.search(r"@sha256:[0-9a-f]{64}$", image), f"{image} is not pinned by digest"
+
+
+def test_release_tags_are_protected_in_the_documented_rules():
+    """Only release managers may create, move or delete `v*` tags (a tag promotes an image to prod):
+    the tag ruleset is part of the documented GitHub rules (and scripts/platform-bootstrap.sh applies it)."""
+    doc = (ROOT / "docs" / "infra.md").read_text()
+    assert "release-tags" in doc and "refs/tags/v*" in doc
+    script = (ROOT / "scripts" / "platform-bootstrap.sh").read_text()
+    assert '"name": "release-tags"' in script and '"target": "tag"' in script and "refs/tags/v*" in script
+    for rule in ("creation", "update", "deletion"):
+        assert f'{{"type": "{rule}"}}' in script
+
+
 def test_dev_follows_deploy_branch_moved_after_the_image_push():
     doc = load_yaml(WORKFLOWS / "docker-build-push.yml")
     job = _jobs(doc)["deploy-dev"]
     assert job["needs"] == "image"
-    assert job["if"] == "inputs.version == ''", "only main builds (sha-*) move dev"
+    assert job["if"] == "github.event_name == 'push' && inputs.version == ''", "only main builds (sha-*) move dev"
     assert job["permissions"] == {"contents": "write"}
     run = job["steps"][0]["run"]
     assert "refs/heads/deploy/dev" in run and "force=false" in run, "fast-forward only"

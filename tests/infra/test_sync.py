@@ -143,17 +143,22 @@ def test_worker_chart_isolates_on_the_same_label_and_taint():
     text = (WORKER / "templates" / "deployment.yaml").read_text()
     assert f'set $nodeSelector "{POOL_LABEL}" .Values.pool' in text
     assert re.search(rf"- key: {re.escape(POOL_LABEL)}\s+operator: Equal\s+value: \{{\{{ \.Values\.pool \| quote \}}\}}\s+effect: NoSchedule", text)
+    # The GPU NodePool holds the model server only (charts/inference); every worker pool, ai included,
+    # is a CPU pod on general.
+    server = (CHARTS / "inference" / "templates" / "deployment.yaml").read_text()
+    assert f"{POOL_LABEL}: {{{{ .Values.scheduling.isolationValue | quote }}}}" in server
+    assert re.search(rf"- key: {re.escape(POOL_LABEL)}\s+operator: Equal\s+value: \{{\{{ \.Values\.scheduling\.isolationValue \| quote \}}\}}\s+effect: NoSchedule", server)
+    assert yaml.safe_load((CHARTS / "inference" / "values.yaml").read_text())["scheduling"]["isolationValue"] == "ai"
     for env in ENVS:
-        ai = yaml.safe_load((ROOT / "deploy" / "environments" / env / "ai.yaml").read_text())
-        assert ai["isolatedNodePool"]["enabled"] is True, f"{env}: the ai pool must run on the isolated NodePool"
-        for pool in ("media", "notifications"):
-            other = yaml.safe_load((ROOT / "deploy" / "environments" / env / f"{pool}.yaml").read_text())
-            assert not (other.get("isolatedNodePool") or {}).get("enabled"), f"{env}/{pool} must stay on general"
+        for pool in POOLS:
+            values = yaml.safe_load((ROOT / "deploy" / "environments" / env / f"{pool}.yaml").read_text())
+            assert not (values.get("isolatedNodePool") or {}).get("enabled"), f"{env}/{pool} must stay on general"
+            assert "gpu" not in values, f"{env}/{pool}: workers request no GPU"
 
 
 def test_worker_values_output_names_the_nodepools():
     value = outputs(ENVIRONMENTS / "dev" / "outputs.tf")["worker_values"]["value"]
-    assert 'pool == "ai" ? "ai" : "general"' in str(value)
+    assert 'nodePool = "general"' in str(value)
 
 
 # ---------------------------------------------------------------------------
@@ -162,12 +167,11 @@ def test_worker_values_output_names_the_nodepools():
 
 
 def test_queue_names_follow_design():
-    """DESIGN.md: `<env>-jobfleet-<pool>` with DLQ `<env>-jobfleet-<pool>-dlq`."""
+    """CONTRACTS: `<env>-jobfleet-<pool>` with DLQ `<env>-jobfleet-<pool>-dlq` (names from modules/sqs/modules/topology,
+    whose `terraform test` checks them for a fourth, FIFO pool with a priority queue: test_topology.py)."""
     design = (ROOT / "docs" / "infra.md").read_text()
-    main = (MODULES / "sqs" / "main.tf").read_text()
-    assert 'names = { for pool, _ in local.pools : pool => "${var.env}-jobfleet-${pool}" }' in main
-    assert 'name                        = "${local.names[each.key]}${local.suffix}"' in main
-    assert 'name                        = "${local.names[each.key]}-dlq${local.suffix}"' in main
+    topology = (MODULES / "sqs" / "modules" / "topology" / "main.tf").read_text()
+    assert 'base                             = q == "" ? "${var.env}-jobfleet-${pool}" : "${var.env}-jobfleet-${pool}-${q}"' in topology
     assert "`<env>-jobfleet-<pool>` and `<env>-jobfleet-<pool>-dlq`" in design
 
 
@@ -184,9 +188,13 @@ def test_worker_chart_builds_the_same_queue_and_role_names():
 
 @pytest.mark.parametrize("env", ENVS)
 def test_queues_are_standard_where_the_chart_builds_urls(env):
-    """The chart builds `https://sqs.<region>.amazonaws.com/<account>/<env>-jobfleet-<pool>` (no `.fifo`)."""
+    """The chart builds `https://sqs.<region>.amazonaws.com/<account>/<env>-jobfleet-<pool>` (no `.fifo`): a FIFO
+    pool's values must set `queue.url` to its `.fifo` queue."""
     tfvars = load_tfvars(ENVIRONMENTS / env / "terraform.tfvars")
-    assert tfvars.get("sqs_fifo", variables(ENVIRONMENTS / env / "variables.tf")["sqs_fifo"]["default"]) is False
+    for pool in POOLS:
+        if (tfvars["pools"][pool] or {}).get("fifo") is not None:
+            values = yaml.safe_load((ROOT / "deploy" / "environments" / env / f"{pool}.yaml").read_text())
+            assert str((values.get("queue") or {}).get("url", "")).endswith(f"/{env}-jobfleet-{pool}.fifo"), f"{env}/{pool}"
     for pool in POOLS:
         values = yaml.safe_load((ROOT / "deploy" / "environments" / env / f"{pool}.yaml").read_text())
         assert values["environment"] == env and values["pool"] == pool
@@ -197,16 +205,39 @@ def test_queues_are_standard_where_the_chart_builds_urls(env):
             assert url.endswith(f"/{env}-jobfleet-{pool}"), url
 
 
+POOL_PATTERN = "^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$"   # CONTRACTS.md
+
+
 def test_pool_sets_agree():
-    schema_pools = set(
-        __import__("json").loads((WORKER / "values.schema.json").read_text())["properties"]["pool"]["enum"]
-    )
+    """Pools are configuration: one name pattern in the chart schema, the sqs and worker-iam modules; the
+    environments' queues and roles come from one list (tfvars `pools`), and every deployed pool has both."""
+    schema = __import__("json").loads((WORKER / "values.schema.json").read_text())
+    assert schema["$defs"]["poolName"]["pattern"] == POOL_PATTERN
+    for module in ("sqs", "worker-iam"):
+        conditions = " ".join(v["condition"] for v in variables(MODULES / module / "variables.tf")["pools"]["validation"])
+        assert POOL_PATTERN in conditions, module
     sqs_pools = set(variables(MODULES / "sqs" / "variables.tf")["pools"]["default"])
     iam_pools = set(variables(MODULES / "worker-iam" / "variables.tf")["pools"]["default"])
+    assert sqs_pools == iam_pools == set(POOLS)
+    appset = yaml.safe_load((ROOT / "deploy/argocd/applicationset.yaml").read_text())
+    deployed = {e["pool"] for e in appset["spec"]["generators"][0]["matrix"]["generators"][1]["list"]["elements"]}
     for env in ENVS:
-        assert set(load_tfvars(ENVIRONMENTS / env / "terraform.tfvars")["pools"]) == set(POOLS), env
-        assert module_calls(ENVIRONMENTS / env / "main.tf")["sqs"]["pools"] == "${var.pools}"
-    assert schema_pools == sqs_pools == iam_pools == set(POOLS)
+        tf_pools = set(load_tfvars(ENVIRONMENTS / env / "terraform.tfvars")["pools"])
+        assert deployed <= tf_pools, f"{env}: pools deployed without queues: {deployed - tf_pools}"
+        calls = module_calls(ENVIRONMENTS / env / "main.tf")
+        assert calls["sqs"]["pools"] == "${var.pools}"
+        assert calls["worker_iam"]["pools"] == "${keys(var.pools)}", f"{env}: roles must follow the queues' pool list"
+
+
+def test_a_fourth_pool_fits_every_layer():
+    """A pool that is not bundled (`reports`) is accepted by the chart (CI values render it with its TOML
+    poolConfig), the Terraform pattern and the sqs example; the topology/grants `terraform test`s check its
+    queue, DLQ, priority queue and role grants (test_topology.py)."""
+    ci = yaml.safe_load((WORKER / "ci" / "reports-values.yaml").read_text())
+    assert ci["pool"] == "reports" and "reports" in ci["poolConfig"]
+    assert re.fullmatch(POOL_PATTERN, "reports")
+    example = (MODULES / "sqs" / "examples" / "complete" / "main.tf").read_text()
+    assert "reports = {" in example and 'priority_queues = ["urgent"]' in example
 
 
 # ---------------------------------------------------------------------------
@@ -240,6 +271,8 @@ def test_platform_values_of_each_environment_match_terraform(env):
     assert values["clusterName"] == f"{env}-jobfleet"
     assert values["nodeRole"] == f"{env}-jobfleet-karpenter-node"
     assert values["amiAlias"] == tfvars.get("karpenter_ami_alias", "al2023@latest")
+    version = tfvars.get("kubernetes_version", variables(ENVIRONMENTS / env / "variables.tf")["kubernetes_version"]["default"])
+    assert values["kubernetesVersion"] == version, f"{env}: platform.yaml kubernetesVersion differs from terraform"
     assert values["clusterSecretStore"] == {"enabled": True, "region": tfvars["region"]}
     general, ai = tfvars["karpenter_general"], tfvars["karpenter_ai"]
     assert values["general"]["limits"] == {"cpu": str(general["cpu_limit"]), "memory": f"{general['memory_limit_gib']}Gi"}
@@ -264,3 +297,98 @@ def test_addon_service_accounts_match_the_roles_that_trust_them():
     assert elements["karpenter"]["namespace"] == karpenter["namespace"]["default"]
     # The karpenter chart names its service account after the release (`releaseName: {{ .addon }}`).
     assert karpenter["service_account"]["default"] == "karpenter" and "releaseName: {{ .addon }}" in patch
+
+
+
+# ---------------------------------------------------------------------------
+# Karpenter: the AMI alias and the cluster version are one decision; the ai NodePool is one spec
+# ---------------------------------------------------------------------------
+
+
+def ami_releases() -> dict[str, list[str]]:
+    loc = _tf_locals(KARPENTER / "main.tf")
+    return loc["ami_releases"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_ami_alias_ships_the_cluster_version(env):
+    """A dated AMI release only ships the Kubernetes versions that existed when it was built (al2023@v20250505
+    has no 1.33): Karpenter could launch no node. The table in modules/karpenter is the one its variable
+    validation reads."""
+    tfvars = load_tfvars(ENVIRONMENTS / env / "terraform.tfvars")
+    alias = tfvars.get("karpenter_ami_alias", "al2023@latest")
+    version = tfvars.get("kubernetes_version", variables(ENVIRONMENTS / env / "variables.tf")["kubernetes_version"]["default"])
+    if alias.endswith("@latest"):
+        return
+    release = alias.split("@", 1)[1]
+    assert release in ami_releases(), f"{env}: {alias} is not in modules/karpenter local.ami_releases"
+    assert version in ami_releases()[release], f"{env}: {alias} ships {ami_releases()[release]}, not Kubernetes {version}"
+    call = module_calls(ENVIRONMENTS / env / "main.tf")["karpenter"]
+    assert call["kubernetes_version"] == "${var.kubernetes_version}" and call["ami_alias"] == "${var.karpenter_ami_alias}"
+    assert module_calls(ENVIRONMENTS / env / "main.tf")["eks"]["kubernetes_version"] == "${var.kubernetes_version}"
+
+
+def test_ami_alias_validation_reads_the_table():
+    v = variables(KARPENTER / "variables.tf")["ami_alias"]
+    conditions = " ".join(x["condition"] for x in v["validation"])
+    assert "local.ami_releases" in conditions and "var.kubernetes_version" in conditions
+
+
+def _chart_ai_nodepool() -> dict:
+    values = yaml.safe_load((PLATFORM / "values.yaml").read_text())
+    text = (PLATFORM / "templates" / "ai.yaml").read_text()
+    text = re.sub(r"\{\{-?\s*toJson \$a\.(\w+)\s*-?\}\}", lambda m: __import__("json").dumps(values["ai"][m.group(1)]), text)
+    text = re.sub(r"\[\{\{ add \(int \$a\.maxGpusPerInstance\) 1 \| quote \}\}\]", f'["{values["ai"]["maxGpusPerInstance"] + 1}"]', text)
+    text = re.sub(r"^\s*\{\{-?\s*toYaml \$a\.(\w+) \| nindent (\d+)\s*-?\}\}\s*$", lambda m: "\n".join(
+        " " * int(m.group(2)) + ln for ln in yaml.safe_dump(values["ai"][m.group(1)]).splitlines()), text, flags=re.M)
+    for doc in yaml.safe_load_all(_render_light(text, values)):
+        if doc and doc.get("kind") == "NodePool":
+            return doc["spec"]
+
+
+def test_ai_nodepool_is_the_same_in_terraform_and_the_chart():
+    """Field by field (names, requirement keys/operators, disruption, limits keys), and the values Terraform
+    sets by default equal the chart's defaults: the chart once lacked terminationGracePeriod."""
+    tf = _tf_locals(KARPENTER / "main.tf")["node_pools"]["ai"]
+    chart = _chart_ai_nodepool()
+    assert set(tf["template"]["spec"]) == set(chart["template"]["spec"]), (
+        f"template.spec keys: terraform {sorted(tf['template']['spec'])} != chart {sorted(chart['template']['spec'])}")
+    tf_reqs = {(r["key"], r["operator"]) for r in tf["template"]["spec"]["requirements"]}
+    chart_reqs = {(r["key"], r["operator"]) for r in chart["template"]["spec"]["requirements"]}
+    assert tf_reqs == chart_reqs
+    assert set(tf["limits"]) == set(chart["limits"])
+    assert set(tf["disruption"]) == set(chart["disruption"])
+    ai_type = variables(KARPENTER / "variables.tf")["ai"]["type"]
+    values = yaml.safe_load((PLATFORM / "values.yaml").read_text())["ai"]
+    assert f'termination_grace = optional(string, "{values["terminationGracePeriod"]}")' in ai_type
+    assert f"max_gpus_per_instance = optional(number, {values['maxGpusPerInstance']})" in ai_type
+    gpu = next(r for r in tf["template"]["spec"]["requirements"] if r["key"] == "karpenter.k8s.aws/instance-gpu-count")
+    assert gpu["operator"] == "Lt" and "var.ai.max_gpus_per_instance + 1" in str(gpu["values"])
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_ai_nodepool_values_of_each_environment_match_terraform(env):
+    values = yaml.safe_load((ROOT / "deploy" / "environments" / env / "platform.yaml").read_text())
+    tfvars = load_tfvars(ENVIRONMENTS / env / "terraform.tfvars")["karpenter_ai"]
+    chart = yaml.safe_load((PLATFORM / "values.yaml").read_text())["ai"]
+    for tf_key, chart_key in (("termination_grace", "terminationGracePeriod"), ("max_gpus_per_instance", "maxGpusPerInstance")):
+        if tf_key in tfvars:
+            assert values.get("ai", {}).get(chart_key) == tfvars[tf_key], f"{env}: ai.{chart_key}"
+        else:
+            assert chart_key not in values.get("ai", {}), f"{env}: ai.{chart_key} set in the chart values only"
+    assert chart["terminationGracePeriod"] == "1h"
+
+
+# ---------------------------------------------------------------------------
+# RDS connection budget <-> PgBouncer
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_pgbouncer_budget_is_the_rds_max_connections(env):
+    tfvars = load_tfvars(ENVIRONMENTS / env / "terraform.tfvars")
+    values = yaml.safe_load((ROOT / "deploy" / "environments" / env / "pgbouncer.yaml").read_text())
+    assert values["pools"]["rdsMaxConnections"] == tfvars["rds_max_connections"], env
+    assert module_calls(ENVIRONMENTS / env / "main.tf")["rds"]["max_connections"] == "${var.rds_max_connections}"
+    params = {p["name"]: p for _, _, pg in [next(__import__("conftest").resources(MODULES / "rds" / "main.tf", "aws_db_parameter_group"))] for p in pg["parameter"]}
+    assert params["max_connections"]["value"] == "${tostring(var.max_connections)}"

@@ -110,10 +110,16 @@ def test_root_versions_pin_terraform_and_aws():
     assert "<" in aws["version"], "root pins an upper bound (major) for the AWS provider"
 
 
+PURE_SUBMODULES = sorted(p.parent for p in MODULES.glob("*/modules/*/versions.tf"))
+
+
 @pytest.mark.parametrize("path", sorted(TF.rglob("versions.tf")), ids=_rel)
 def test_versions_files(path):
     tf = _terraform_block(path)
     assert _min_version(tf["required_version"]) >= (1, 6, 0)
+    if path.parent in PURE_SUBMODULES:
+        assert "required_providers" not in tf, f"{_rel(path)}: a provider-free submodule (tested offline) needs no provider"
+        return
     aws = tf["required_providers"][0]["aws"]
     assert aws["source"] == "hashicorp/aws"
     assert _min_version(aws["version"]) >= (6, 0, 0)
@@ -233,11 +239,28 @@ def test_every_queue_has_dlq_and_redrive(path, name, body):
         assert body.get("receive_wait_time_seconds"), f"{_rel(path)}: {name} must long-poll"
 
 
+@pytest.mark.parametrize("sub", PURE_SUBMODULES, ids=lambda p: _rel(p))
+def test_pure_submodules_have_no_resources_and_a_terraform_test(sub):
+    """modules/*/modules/*: expressions only (no provider, resource or data source), so
+    tests/infra/test_topology.py can run their `terraform test` offline."""
+    for path in sub.glob("*.tf"):
+        doc = load_tf(path)
+        assert not doc.get("resource") and not doc.get("data") and not doc.get("provider"), _rel(path)
+    assert list((sub / "tests").glob("*.tftest.hcl")), f"{_rel(sub)}: no tests/*.tftest.hcl"
+
+
 def test_sqs_names_and_defaults():
     main = (MODULES / "sqs" / "main.tf").read_text()
-    assert '"${var.env}-jobfleet-${pool}"' in main
-    assert '"${local.names[each.key]}-dlq${local.suffix}"' in main
-    assert 'var.fifo ? ".fifo" : ""' in main
+    topology = (MODULES / "sqs" / "modules" / "topology" / "main.tf").read_text()
+    assert 'source = "./modules/topology"' in main and "queues = module.topology.queues" in main
+    for kind in ("dlq", "this"):
+        assert f'resource "aws_sqs_queue" "{kind}" {{\n  for_each = local.queues' in main
+    assert "name                        = each.value.dlq_name" in main
+    assert "name                        = each.value.name" in main
+    assert '"${var.env}-jobfleet-${pool}"' in topology and '"${var.env}-jobfleet-${pool}-${q}"' in topology
+    assert '-dlq${p.fifo != null ? ".fifo" : ""}' in topology
+    assert 'deduplication_scope   = each.value.fifo && each.value.high_throughput ? "messageGroup" : null' in main
+    assert 'fifo_throughput_limit = each.value.fifo && each.value.high_throughput ? "perMessageGroupId" : null' in main
     v = variables(MODULES / "sqs" / "variables.tf")
     assert v["receive_wait_time_seconds"]["default"] == 20
     assert v["dlq_message_retention_seconds"]["default"] == 14 * 24 * 3600
@@ -245,6 +268,8 @@ def test_sqs_names_and_defaults():
     pools = v["pools"]["default"]
     assert set(pools) == set(POOLS)
     assert "max_receive_count" in v["pools"]["type"] and "optional(number, 10)" in v["pools"]["type"]
+    assert "priority_queues = optional(list(string), [])" in v["pools"]["type"] and "high_throughput" in v["pools"]["type"]
+    assert "fifo" not in v, "FIFO is a per-pool setting (pools.<name>.fifo)"
     conditions = " ".join(val["condition"] for val in v["pools"]["validation"])
     assert "visibility_timeout_seconds >= p.max_job_seconds" in conditions
 
@@ -329,6 +354,8 @@ IRSA_ROLES = {
     "this": ("each.key", "system:serviceaccount:${var.namespace}:jobfleet-${pool}"),
     "external_secrets": ('"external-secrets"', "system:serviceaccount:${local.eso_sa[0]}:${local.eso_sa[1]}"),
     "keda_operator": ('"keda-operator"', "system:serviceaccount:${local.keda_sa[0]}:${local.keda_sa[1]}"),
+    "control": ('"control"', "system:serviceaccount:${local.control_sa[0]}:${local.control_sa[1]}"),
+    "console": ('"console"', "system:serviceaccount:${local.console_sa[0]}:${local.console_sa[1]}"),
 }
 
 
@@ -364,15 +391,22 @@ def test_each_irsa_role_trusts_exactly_its_own_service_account():
     assert '{ for pool in local.pools : pool => "system:serviceaccount:${var.namespace}:jobfleet-${pool}" }' in block
     assert '"external-secrets" = local.eso == 1 ? "system:serviceaccount:${local.eso_sa[0]}:${local.eso_sa[1]}"' in block
     assert '"keda-operator"    = local.keda == 1 ? "system:serviceaccount:${local.keda_sa[0]}:${local.keda_sa[1]}"' in block
+    assert '"control"          = local.control == 1 ? "system:serviceaccount:${local.control_sa[0]}:${local.control_sa[1]}"' in block
+    assert v["control_service_account"]["default"] == "jobfleet/jobfleet-control"
+    assert '"console"          = local.console == 1 ? "system:serviceaccount:${local.console_sa[0]}:${local.console_sa[1]}"' in block
+    assert v["console_service_account"]["default"] == "jobfleet/jobfleet-console"
     roles = {n: b for _, n, b in resources(MODULES / "worker-iam" / "main.tf", "aws_iam_role")}
     assert set(roles) == set(IRSA_ROLES), "every worker-iam role is an IRSA role listed here"
     for name, (key, _) in IRSA_ROLES.items():
         assert roles[name]["assume_role_policy"] == f"${{data.aws_iam_policy_document.assume[{key}].json}}", name
     assert roles["this"]["name"] == "${var.env}-jobfleet-${each.key}"
     assert roles["this"]["for_each"] == "${local.pools}", "pool roles and their subjects share local.pools keys"
-    # Pool names can never collide with the operator keys.
+    # Pool names follow the contract pattern and can never collide with the operator keys.
     pools_validation = " ".join(x["condition"] for x in v["pools"]["validation"])
-    assert '["media", "notifications", "ai"]' in pools_validation
+    assert "^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$" in pools_validation
+    assert '["external-secrets", "keda-operator", "control", "console"]' in pools_validation
+    assert roles["control"]["name"] == "${var.env}-jobfleet-control"
+    assert roles["console"]["name"] == "${var.env}-jobfleet-console"
 
 
 def test_external_secrets_role_reads_only_the_environment_prefix():
@@ -386,10 +420,29 @@ def test_external_secrets_role_reads_only_the_environment_prefix():
 
 def test_worker_common_permissions():
     common = _by_sid(_docs("worker-iam")["common"])
-    assert common["ConsumeOwnQueue"]["resources"] == ["${var.queues[each.key].arn}"]
+    # Every queue of the pool (main and priority queues): modules/grants, tested offline.
+    assert common["ConsumeOwnQueue"]["resources"] == "${module.grants.consume_arns[each.key]}"
     assert "sqs:SendMessage" not in common["ConsumeOwnQueue"]["actions"]
     assert "sqs:SendMessage" in common["DeadLetterToOwnDlq"]["actions"]
-    assert common["DeadLetterToOwnDlq"]["resources"] == ["${var.queues[each.key].dlq_arn}"]
+    assert common["DeadLetterToOwnDlq"]["resources"] == "${module.grants.dead_letter_arns[each.key]}"
+    control = _by_sid(_docs("worker-iam")["control"])["ReadQueueAttributes"]
+    assert sorted(control["actions"]) == ["sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+    assert control["resources"] == "${concat(module.grants.all_queue_arns, module.grants.all_dlq_arns)}"
+    # The console moves dead letters: destructive actions only on DLQs, sends only to pool queues.
+    console = _by_sid(_docs("worker-iam")["console"])
+    assert set(console) == {"ReadQueueAttributes", "TriageAndReplayDeadLetters", "ReplayToPoolQueues"}
+    assert console["TriageAndReplayDeadLetters"]["resources"] == "${module.grants.all_dlq_arns}"
+    assert "sqs:PurgeQueue" in console["TriageAndReplayDeadLetters"]["actions"]
+    assert console["ReplayToPoolQueues"]["actions"] == ["sqs:SendMessage"]
+    assert console["ReplayToPoolQueues"]["resources"] == "${module.grants.all_queue_arns}"
+    assert not any(a.startswith(("s3:", "ssm:", "kms:")) for st in console.values() for a in st["actions"])
+    keda = _by_sid(_docs("worker-iam")["keda"])["ReadQueueDepth"]
+    assert keda["resources"] == "${module.grants.all_queue_arns}"
+    # Any pool (not only the bundled three) gets a role and at least the common policy.
+    main = (MODULES / "worker-iam" / "main.tf").read_text()
+    assert "coalesce(lookup(local.bundled_policy_json, pool, null), data.aws_iam_policy_document.common[pool].json)" in main
+    for env in ENVS:
+        assert module_calls(ENVIRONMENTS / env / "main.tf")["worker_iam"]["pools"] == "${keys(var.pools)}"
     assert common["ReadClaimChecks"]["actions"] == ["s3:GetObject"]
     assert common["ReadClaimChecks"]["resources"] == ["${local.bucket}/claim-check/*"]
 
@@ -594,3 +647,45 @@ def test_trivy_ignores_are_justified():
     for i, line in enumerate(lines):
         if line.strip() and not line.startswith("#"):
             assert i > 0 and lines[i - 1].startswith("#"), f".trivyignore: {line} needs a comment above it"
+
+
+# ---------------------------------------------------------------------------
+# Placement and enforcement on the cluster (issue 14 item 13)
+# ---------------------------------------------------------------------------
+
+
+def test_system_node_group_is_tainted_for_addons():
+    """Workers cannot land on `system`, and the add-ons that tolerate the taint are placed there
+    (deploy/argocd/addons.yaml; charts-check asserts their values)."""
+    eks = module_calls(MODULES / "eks" / "main.tf")["eks"]
+    system = eks["eks_managed_node_groups"]["system"]
+    assert system["capacity_type"] == "ON_DEMAND"
+    taints = list(system["taints"].values())
+    assert taints == [{"key": "CriticalAddonsOnly", "value": "true", "effect": "NO_SCHEDULE"}]
+    assert system["labels"]["jobfleet.io/role"] == "system"
+
+
+def test_network_policies_are_enforced_and_prometheus_has_volumes():
+    eks = module_calls(MODULES / "eks" / "main.tf")["eks"]
+    cni = eks["addons"]["vpc-cni"]
+    assert json.loads(cni["configuration_values"].removeprefix("${jsonencode(").removesuffix(")}").replace(" = ", ": ")
+                      .replace("enableNetworkPolicy", '"enableNetworkPolicy"')) == {"enableNetworkPolicy": "true"}
+    ebs = eks["addons"]["aws-ebs-csi-driver"]["pod_identity_association"][0]
+    assert ebs["service_account"] == "ebs-csi-controller-sa"
+    roles = {n: b for _, n, b in resources(MODULES / "eks" / "main.tf", "aws_iam_role")}
+    assert roles["ebs_csi"]["permissions_boundary"] == "${var.permissions_boundary_arn}"
+    attach = {n: b for _, n, b in resources(MODULES / "eks" / "main.tf", "aws_iam_role_policy_attachment")}
+    assert attach["ebs_csi"]["policy_arn"].endswith(":iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy")
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_gpu_quota_and_spot_role_are_automated(env):
+    """docs/infra.md "Zero to a running fleet": the account prerequisites Terraform can make are made by it."""
+    res = {(t, n): b for t, n, b in resources(MODULES / "karpenter" / "main.tf")}
+    assert res[("aws_iam_service_linked_role", "spot")]["aws_service_name"] == "spot.amazonaws.com"
+    quota = res[("aws_servicequotas_service_quota", "gpu_vcpus")]
+    assert quota["service_code"] == "ec2" and quota["quota_code"] == "L-DB2E81BA"
+    tfvars = load_tfvars(ENVIRONMENTS / env / "terraform.tfvars")
+    assert tfvars["gpu_vcpu_quota"] >= tfvars["karpenter_ai"]["cpu_limit"], (
+        f"{env}: the ai NodePool's cpu limit is unreachable under the requested G-instance quota")
+    assert module_calls(ENVIRONMENTS / env / "main.tf")["karpenter"]["gpu_vcpu_quota"] == "${var.gpu_vcpu_quota}"

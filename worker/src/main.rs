@@ -1,15 +1,18 @@
 //! The `worker` binary: the daemon (`run`) and the operator commands, in
 //! one image.
 
+mod console;
+mod control;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use jobs::Pool;
-use worker::config::{Config, ConfigError};
-use worker::dispatch::catalog::router_for;
-use worker::ops::enqueue::{EnqueueRequest, enqueue};
-use worker::{runtime, store, telemetry};
+use jobfleet_contract::Pool;
+use jobfleet_ops::enqueue::{EnqueueRequest, enqueue};
+use jobfleet_runtime::config::{Config, ConfigError};
+use jobfleet_runtime::dispatch::catalog::router_for;
+use jobfleet_runtime::{runtime, store, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(name = "worker", version, about = "jobfleet: SQS job worker fleet", propagate_version = true)]
@@ -25,7 +28,7 @@ struct Cli {
 enum Command {
     /// Consume a pool's queue until SIGTERM/SIGINT, then drain.
     Run {
-        /// media | notifications | ai (or JOBFLEET_POOL)
+        /// A configured pool: media, notifications, ai, or one of the config file's `[pools.*]` (or JOBFLEET_POOL)
         #[arg(long)]
         pool: Option<Pool>,
     },
@@ -41,6 +44,12 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         idle_ms: u64,
     },
+    /// The fleet service: queue gauges for every pool (also at zero pods), the KEDA
+    /// external scaler (gRPC, drain-time sizing) and, with --relay, the outbox relay.
+    Control(control::ControlArgs),
+    /// The operator web console (HTML and JSON API): fleet overview, job search,
+    /// dead-letter triage and replay, audit trail. Settings: JOBFLEET_CONSOLE_*.
+    Console(jobfleet_console::ConsoleArgs),
     /// Print the effective configuration (after file and environment) and exit.
     Config,
     /// Validate and send jobs to a pool's queue.
@@ -64,21 +73,21 @@ enum Command {
         count: u32,
     },
     /// Queue depths per pool: visible, in flight, delayed, DLQ.
-    Queues(worker::ops::cli::QueuesArgs),
+    Queues(jobfleet_ops::cli::QueuesArgs),
     /// Read job status from the ledger, and prune old jobs.
     Jobs {
         #[command(subcommand)]
-        command: worker::ops::jobs::JobsCommand,
+        command: jobfleet_ops::jobs::JobsCommand,
     },
     /// Inspect, replay, redrive and purge dead-letter queues (audited).
     Dlq {
         #[command(subcommand)]
-        command: worker::ops::cli::DlqCommand,
+        command: jobfleet_ops::cli::DlqCommand,
     },
 }
 
 /// Exit codes: 1 runtime failure, 2 bad configuration or input.
-fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
+pub(crate) fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(code)
 }
@@ -133,14 +142,16 @@ async fn main() -> ExitCode {
             }
         }
         Command::Relay { batch_size, idle_ms } => relay(config, batch_size, idle_ms).await,
-        Command::Queues(args) => worker::ops::cli::queues(&config, args).await,
-        Command::Dlq { command } => worker::ops::cli::dlq(&config, command).await,
-        Command::Jobs { command } => worker::ops::jobs::run(&config, command).await,
+        Command::Control(args) => control::control(config, args).await,
+        Command::Console(args) => console::console(config, args).await,
+        Command::Queues(args) => jobfleet_ops::cli::queues(&config, args).await,
+        Command::Dlq { command } => jobfleet_ops::cli::dlq(&config, command).await,
+        Command::Jobs { command } => jobfleet_ops::jobs::run(&config, command).await,
     }
 }
 
 async fn run(config: Config) -> ExitCode {
-    let pool = match config.require_pool() {
+    let pool = match config.require_pool().and_then(|pool| config.pool_config(pool).map(|_| pool)) {
         Ok(pool) => pool,
         Err(e) => return fail(2, e),
     };
@@ -155,7 +166,7 @@ async fn run(config: Config) -> ExitCode {
 }
 
 async fn relay(config: Config, batch_size: u32, idle_ms: u64) -> ExitCode {
-    match worker::outbox::relay::run_until_signalled(&config, batch_size, std::time::Duration::from_millis(idle_ms)).await {
+    match jobfleet_runtime::outbox::relay::run_until_signalled(&config, batch_size, std::time::Duration::from_millis(idle_ms)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(1, e),
     }

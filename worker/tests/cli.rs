@@ -7,7 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{TestQueues, db, envelope, eventually, job_row};
-use jobs::Pool;
+use jobfleet_contract::Pool;
 use serde_json::json;
 
 fn worker_command(queues: &TestQueues) -> Command {
@@ -40,7 +40,7 @@ async fn wait_exit(mut child: Child, limit: Duration) -> (std::process::ExitStat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_in_flight_jobs_and_leaves_unstarted_ones_visible() {
-    let (queues, db) = (TestQueues::create(Pool::Media).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::MEDIA).await, db().await);
     let mut ids = Vec::new();
     for _ in 0..5 {
         ids.push(queues.send(&envelope("diag.sleep", 1, json!({ "ms": 3_000 }))).await);
@@ -87,7 +87,7 @@ async fn sigterm_drains_in_flight_jobs_and_leaves_unstarted_ones_visible() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_configuration_fails_at_start_naming_the_setting() {
-    let queues = TestQueues::create(Pool::Media).await;
+    let queues = TestQueues::create(Pool::MEDIA).await;
     let (code, stderr) = output_of(
         worker_command(&queues)
             .args(["run", "--pool", "media"])
@@ -108,16 +108,27 @@ async fn bad_configuration_fails_at_start_naming_the_setting() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_queue_is_reported_with_the_name_tried_and_a_hint() {
-    let queues = TestQueues::create(Pool::Media).await;
+    let queues = TestQueues::create(Pool::MEDIA).await;
     let (code, stderr) = output_of(worker_command(&queues).args(["run", "--pool", "ai"]));
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(stderr.contains(&Pool::Ai.queue_name(&queues.env)), "{stderr}");
+    assert!(stderr.contains(&Pool::AI.queue_name(&queues.env)), "{stderr}");
     assert!(stderr.contains("hint:"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_the_configuration_does_not_declare_is_refused_with_the_list() {
+    let queues = TestQueues::create(Pool::MEDIA).await;
+    for args in [&["dlq", "list", "--pool", "reprots"][..], &["dlq", "history", "--pool", "reprots"], &["queues", "--pool", "reprots"]] {
+        let (code, stderr) = output_of(worker_command(&queues).args(args));
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("pool reprots is not configured"), "{args:?}: {stderr}");
+        assert!(stderr.contains("ai|media|notifications"), "{args:?} lists the configured pools: {stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enqueue_validates_the_payload_and_sends_envelopes_a_worker_accepts() {
-    let queues = TestQueues::create(Pool::Notifications).await;
+    let queues = TestQueues::create(Pool::NOTIFICATIONS).await;
     let (code, stderr) =
         output_of(worker_command(&queues).args(["enqueue", "diag.sleep", "--pool", "notifications", "--payload", r#"{"ms":"x"}"#]));
     assert_eq!(code, Some(2), "{stderr}");
@@ -146,9 +157,45 @@ async fn enqueue_validates_the_payload_and_sends_envelopes_a_worker_accepts() {
         .messages
         .unwrap_or_default();
     let first = sent.first().expect("a message");
-    let envelope = jobs::Envelope::decode(first.body().unwrap_or_default().as_bytes()).expect("a valid envelope");
+    let envelope = jobfleet_contract::Envelope::decode(first.body().unwrap_or_default().as_bytes()).expect("a valid envelope");
     assert!(ids.contains(&envelope.id.to_string()));
     assert_eq!(envelope.id.get_version_num(), 7, "ids are uuid v7");
     let attr = first.message_attributes().and_then(|a| a.get("job_type")).and_then(|v| v.string_value());
     assert_eq!(attr, Some("diag.sleep"));
+}
+
+/// The charts mount the worker's TOML and point `JOBFLEET_CONFIG` at it
+/// (charts/worker `poolConfig`, charts/fleet): the variable names the file,
+/// it is not a setting, and the file's pools are loaded.
+#[test]
+fn jobfleet_config_names_the_file_and_is_not_a_setting() {
+    let dir = std::env::temp_dir().join(format!("jobfleet-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("config.toml");
+    std::fs::write(&file, "[pools.reports]\njob_types = [\"diag.*\"]\nconcurrency = 3\n").expect("write config");
+    let out = Command::new(env!("CARGO_BIN_EXE_worker")).arg("config").env("JOBFLEET_CONFIG", &file).output().expect("worker config");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "JOBFLEET_CONFIG must be accepted: {stderr}");
+    let config: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(config["pools"]["reports"]["concurrency"], json!(3), "{config}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `worker control` and `worker console` take their own flags from
+/// `JOBFLEET_CONTROL_*` / `JOBFLEET_CONSOLE_*` (charts/fleet sets them in
+/// its ConfigMap), and every subcommand first loads the settings from
+/// `JOBFLEET_*`: those flags must not be refused as unknown settings.
+#[test]
+fn the_control_and_console_flags_are_not_settings() {
+    let out = Command::new(env!("CARGO_BIN_EXE_worker"))
+        .arg("config")
+        .env("JOBFLEET_CONTROL_GRPC_ADDR", "0.0.0.0:6000")
+        .env("JOBFLEET_CONTROL_TLS_CLIENT_CA", "/etc/jobfleet/tls/ca.crt")
+        .env("JOBFLEET_CONSOLE_ADDR", "0.0.0.0:8080")
+        .output()
+        .expect("worker config");
+    assert!(out.status.success(), "flags refused as settings: {}", String::from_utf8_lossy(&out.stderr));
+    // A misspelt setting is still refused.
+    let out = Command::new(env!("CARGO_BIN_EXE_worker")).arg("config").env("JOBFLEET_CONCURENCY", "4").output().expect("worker config");
+    assert!(!out.status.success(), "an unknown setting must be refused");
 }

@@ -10,15 +10,15 @@ use std::time::Duration;
 
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use common::{Running, TestQueues, await_status, db, envelope, eventually, isolated_db};
-use jobs::producer::{Client, ClientConfig, EnqueueError, EnqueueOptions};
-use jobs::{Job, JobContext, JobError, Pool};
+use jobfleet_contract::producer::{Client, ClientConfig, EnqueueError, EnqueueOptions};
+use jobfleet_contract::{Job, JobContext, JobError, Pool};
+use jobfleet_runtime::dispatch::catalog::router_for;
+use jobfleet_runtime::store::records;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
-use worker::dispatch::catalog::router_for;
-use worker::store::records;
 
 /// A job whose handler reports what payload it received.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -36,8 +36,8 @@ async fn blob(job: Blob, _ctx: JobContext) -> Result<Value, JobError> {
 }
 
 async fn s3() -> aws_sdk_s3::Client {
-    let sdk = jobs::aws::load_sdk_config().await;
-    jobs::aws::s3_client(&sdk)
+    let sdk = jobfleet_contract::aws::load_sdk_config().await;
+    jobfleet_contract::aws::s3_client(&sdk)
 }
 
 async fn bucket(s3: &aws_sdk_s3::Client, env: &str) -> String {
@@ -56,16 +56,16 @@ async fn object_exists(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> bool
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_mebibyte_payload_travels_through_s3_and_is_deleted_after_success() {
-    let (queues, db) = (TestQueues::create(Pool::Media).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::MEDIA).await, db().await);
     let s3 = s3().await;
     let bucket = bucket(&s3, &queues.env).await;
     let client = producer(&queues, ClientConfig::new(&queues.env).with_claim_check_bucket(&bucket)).await;
 
     let data = format!("a{}z", "m".repeat(1024 * 1024 - 2));
-    let options = EnqueueOptions { pool: Some(Pool::Media), ..EnqueueOptions::default() };
+    let options = EnqueueOptions { pool: Some(Pool::MEDIA), ..EnqueueOptions::default() };
     let sent = client.enqueue_with(&Blob { data }, options).await.expect("enqueue");
     assert!(sent.claim_checked, "a 1 MiB payload must go through S3");
-    let key = format!("{}{}.json", jobs::claim_check::DEFAULT_PREFIX, sent.id);
+    let key = format!("{}{}.json", jobfleet_contract::claim_check::DEFAULT_PREFIX, sent.id);
     assert!(object_exists(&s3, &bucket, &key).await, "payload stored at {key}");
 
     let config = queues.config();
@@ -83,7 +83,7 @@ async fn a_one_mebibyte_payload_travels_through_s3_and_is_deleted_after_success(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_claim_check_object_and_an_unknown_version_are_dead_lettered_with_their_class() {
-    let (queues, db) = (TestQueues::create(Pool::Media).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::MEDIA).await, db().await);
     let s3 = s3().await;
     let bucket = bucket(&s3, &queues.env).await;
     let mut dangling = envelope("diag.noop", 1, json!({}));
@@ -106,9 +106,9 @@ async fn a_missing_claim_check_object_and_an_unknown_version_are_dead_lettered_w
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_producer_sends_batches_delays_and_refuses_what_sqs_would() {
-    let queues = TestQueues::create(Pool::Notifications).await;
+    let queues = TestQueues::create(Pool::NOTIFICATIONS).await;
     let client = producer(&queues, ClientConfig::new(&queues.env)).await;
-    let sms = |i: usize| jobs::notifications::Sms {
+    let sms = |i: usize| jobfleet_handlers::notifications::Sms {
         phone_number: "+14155550100".into(),
         message: format!("code {i}"),
         kind: Default::default(),
@@ -143,10 +143,10 @@ async fn the_producer_sends_batches_delays_and_refuses_what_sqs_would() {
     let too_late = client.enqueue_delayed(&sms(1), Duration::from_secs(901)).await;
     assert!(matches!(too_late, Err(EnqueueError::DelayTooLong { .. })), "{too_late:?}");
     let huge = sms(2);
-    let huge = jobs::notifications::Sms { message: "x".repeat(300 * 1024), ..huge };
+    let huge = jobfleet_handlers::notifications::Sms { message: "x".repeat(300 * 1024), ..huge };
     let refused = client.enqueue(&huge).await;
     assert!(matches!(refused, Err(EnqueueError::TooLarge { .. })), "without a bucket, oversize is refused: {refused:?}");
-    let noop = client.enqueue(&jobs::diag::Noop {}).await;
+    let noop = client.enqueue(&jobfleet_handlers::diag::Noop {}).await;
     assert!(matches!(noop, Err(EnqueueError::NoPool { .. })), "{noop:?}");
 }
 
@@ -156,7 +156,7 @@ async fn fifo_queues_get_group_and_deduplication_ids() {
     let env = format!("t-{}", &Uuid::new_v4().simple().to_string()[..12]);
     let url = sqs
         .create_queue()
-        .queue_name(format!("{}.fifo", Pool::Ai.queue_name(&env)))
+        .queue_name(format!("{}.fifo", Pool::AI.queue_name(&env)))
         .attributes(QueueAttributeName::FifoQueue, "true")
         .send()
         .await
@@ -164,7 +164,7 @@ async fn fifo_queues_get_group_and_deduplication_ids() {
         .queue_url
         .expect("url");
     let client = Client::new(sqs.clone(), s3().await, ClientConfig::new(&env));
-    let job = jobs::inference::Inference::Embeddings(jobs::inference::EmbeddingsRequest {
+    let job = jobfleet_handlers::inference::Inference::Embeddings(jobfleet_handlers::inference::EmbeddingsRequest {
         input: json!("hello"),
         model: None,
         params: Default::default(),

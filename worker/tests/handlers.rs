@@ -11,12 +11,12 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use common::{Running, TestQueues, await_status, db, envelope};
-use jobs::Pool;
-use jobs::notifications::{NotificationsConfig, signature_header};
-use jobs::settings::Secret;
+use jobfleet_contract::Pool;
+use jobfleet_contract::settings::Secret;
+use jobfleet_handlers::notifications::{NotificationsConfig, signature_header};
+use jobfleet_runtime::Config;
+use jobfleet_runtime::dispatch::catalog::router_for;
 use serde_json::{Value, json};
-use worker::Config;
-use worker::dispatch::catalog::router_for;
 
 const SECRET: &str = "whsec_e2e_0123456789abcdef";
 
@@ -42,7 +42,7 @@ async fn start_receiver() -> (SocketAddr, Log) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_job_is_delivered_signed_and_recorded_and_an_internal_url_is_dead_lettered() {
-    let (queues, db) = (TestQueues::create(Pool::Notifications).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::NOTIFICATIONS).await, db().await);
     let (addr, log) = start_receiver().await;
     let config = Config {
         notifications: NotificationsConfig {

@@ -6,10 +6,10 @@ mod common;
 use std::time::Duration;
 
 use common::{Running, TestQueues, await_status, db, envelope, eventually};
-use jobs::Pool;
-use jobs::media::synth;
+use jobfleet_contract::Pool;
+use jobfleet_handlers::media::synth;
+use jobfleet_runtime::dispatch::catalog::router_for;
 use serde_json::json;
-use worker::dispatch::catalog::router_for;
 
 /// A photo-sized JPEG, quick to make in a debug build: gradients plus hash noise.
 fn photo_jpeg(w: usize, h: usize) -> Vec<u8> {
@@ -18,8 +18,8 @@ fn photo_jpeg(w: usize, h: usize) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thumbnail_job_from_sqs_writes_its_variants_and_succeeds_and_a_fake_image_is_dead_lettered() {
-    let (queues, db) = (TestQueues::create(Pool::Media).await, db().await);
-    let s3 = jobs::aws::s3_client(&jobs::aws::load_sdk_config().await);
+    let (queues, db) = (TestQueues::create(Pool::MEDIA).await, db().await);
+    let s3 = jobfleet_contract::aws::s3_client(&jobfleet_contract::aws::load_sdk_config().await);
     let bucket = format!("{}-media", queues.env);
     s3.create_bucket().bucket(&bucket).send().await.unwrap_or_else(|e| panic!("create bucket: {e:?}; {}", common::STACK_HINT));
     let source = photo_jpeg(2000, 1500);
@@ -27,7 +27,7 @@ async fn a_thumbnail_job_from_sqs_writes_its_variants_and_succeeds_and_a_fake_im
     s3.put_object().bucket(&bucket).key("uploads/notes.jpg").body(b"plain text\n".to_vec().into()).send().await.expect("put text");
 
     let config = queues.config();
-    let worker = Running::start(config.clone(), router_for(&config, Pool::Media).expect("router")).await;
+    let worker = Running::start(config.clone(), router_for(&config, Pool::MEDIA).expect("router")).await;
     let photo = queues.send(&envelope("media.thumbnail", 1, json!({ "bucket": bucket, "key": "uploads/cat.jpg" }))).await;
     let fake = queues.send(&envelope("media.thumbnail", 1, json!({ "bucket": bucket, "key": "uploads/notes.jpg" }))).await;
 
@@ -62,7 +62,7 @@ async fn a_thumbnail_job_from_sqs_writes_its_variants_and_succeeds_and_a_fake_im
     assert_eq!(row.last_error_class.as_deref(), Some("unsupported_format"));
     let dead = queues.dead_letters(1).await;
     assert_eq!(dead[0].attr("error_class"), "unsupported_format");
-    assert_eq!(jobs::Envelope::decode(dead[0].body.as_bytes()).map(|e| e.id).ok(), Some(fake));
+    assert_eq!(jobfleet_contract::Envelope::decode(dead[0].body.as_bytes()).map(|e| e.id).ok(), Some(fake));
     eventually("both messages to leave the queue", Duration::from_secs(10), || async {
         (queues.counts(&queues.queue_url).await == (0, 0)).then_some(())
     })

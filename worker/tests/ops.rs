@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry};
 use common::{Running, TestQueues, await_status, db, envelope, eventually, job_row};
-use jobs::{Job, JobContext, JobError, Pool};
+use jobfleet_contract::{Job, JobContext, JobError, Pool};
+use jobfleet_runtime::dispatch::catalog::router_for;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -21,7 +22,6 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::process::Command;
 use uuid::Uuid;
-use worker::dispatch::catalog::router_for;
 
 fn worker_command(queues: &TestQueues) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_worker"));
@@ -178,7 +178,7 @@ fn n(value: &Value, key: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_with_a_type_filter_moves_only_matches_and_preserves_each_body() {
-    let (queues, db) = (TestQueues::create(Pool::Media).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::MEDIA).await, db().await);
     let fails = seed(&queues, "diag.fail", "diag_permanent", 15).await;
     seed(&queues, "diag.noop", "diag_permanent", 7).await;
 
@@ -215,7 +215,7 @@ async fn replay_with_a_type_filter_moves_only_matches_and_preserves_each_body() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_moves_nothing_prints_what_would_move_and_is_audited() {
-    let (queues, db) = (TestQueues::create(Pool::Notifications).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::NOTIFICATIONS).await, db().await);
     let fails = seed(&queues, "diag.fail", "diag_permanent", 12).await;
     seed(&queues, "diag.noop", "invalid_payload", 3).await;
 
@@ -246,7 +246,7 @@ async fn a_dry_run_moves_nothing_prints_what_would_move_and_is_audited() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limit_and_rate_are_respected() {
-    let queues = TestQueues::create(Pool::Ai).await;
+    let queues = TestQueues::create(Pool::AI).await;
     seed(&queues, "diag.fail", "diag_permanent", 30).await;
 
     let started = Instant::now();
@@ -263,14 +263,14 @@ async fn limit_and_rate_are_respected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_between_send_and_delete_leaves_only_a_duplicate_the_worker_drops() {
-    let (queues, db) = (TestQueues::create(Pool::Media).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::MEDIA).await, db().await);
     let seeded = seed(&queues, "diag.noop", "diag_permanent", 1).await;
     let id = seeded[0].id;
 
     // The replay "crashes" after sending, before deleting from the DLQ.
     let output = worker_command(&queues)
         .args(["dlq", "replay", "--pool", "media", "--yes", "--visibility", "2", "--json"])
-        .env(worker::ops::replay::CRASH_AFTER_SEND_ENV, "1")
+        .env(jobfleet_ops::replay::CRASH_AFTER_SEND_ENV, "1")
         .output()
         .await
         .expect("runs");
@@ -322,7 +322,7 @@ struct RenderHandler {
     broken: Arc<AtomicBool>,
 }
 
-impl jobs::Handler<Render> for RenderHandler {
+impl jobfleet_contract::Handler<Render> for RenderHandler {
     type Output = Value;
 
     async fn handle(&self, job: Render, _ctx: JobContext) -> Result<Value, JobError> {
@@ -335,7 +335,7 @@ impl jobs::Handler<Render> for RenderHandler {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_3am_scenario_a_bad_deploy_is_fixed_and_only_its_jobs_are_replayed() {
-    let (queues, db) = (TestQueues::create(Pool::Media).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::MEDIA).await, db().await);
     let broken = Arc::new(AtomicBool::new(true));
     let config = queues.config();
     let mut router = router_for(&config, queues.pool).expect("router");
@@ -401,7 +401,7 @@ async fn the_3am_scenario_a_bad_deploy_is_fixed_and_only_its_jobs_are_replayed()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_json_matches_the_table_and_peeking_leaves_the_queue_alone() {
-    let queues = TestQueues::create(Pool::Media).await;
+    let queues = TestQueues::create(Pool::MEDIA).await;
     let fails = seed(&queues, "diag.fail", "diag_permanent", 4).await;
     seed(&queues, "media.thumbnail", "unknown_type", 3).await;
 
@@ -438,7 +438,7 @@ async fn list_json_matches_the_table_and_peeking_leaves_the_queue_alone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purge_needs_confirmation_and_reports_the_count() {
-    let (queues, db) = (TestQueues::create(Pool::Media).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::MEDIA).await, db().await);
     seed(&queues, "diag.fail", "diag_permanent", 5).await;
 
     let refused = run(&queues, &["dlq", "purge", "--pool", "media"]).await;
@@ -458,7 +458,7 @@ async fn purge_needs_confirmation_and_reports_the_count() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replay_without_yes_or_a_terminal_refuses_and_moves_nothing() {
-    let queues = TestQueues::create(Pool::Media).await;
+    let queues = TestQueues::create(Pool::MEDIA).await;
     seed(&queues, "diag.fail", "diag_permanent", 3).await;
     let output = run(&queues, &["dlq", "replay", "--pool", "media"]).await;
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
@@ -469,7 +469,7 @@ async fn a_replay_without_yes_or_a_terminal_refuses_and_moves_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redrive_falls_back_to_the_filtered_path_where_move_tasks_are_not_implemented() {
-    let (queues, db) = (TestQueues::create(Pool::Media).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::MEDIA).await, db().await);
     seed(&queues, "diag.fail", "diag_permanent", 4).await;
     let output = run(&queues, &["dlq", "redrive", "--pool", "media", "--yes", "--json"]).await;
     assert!(output.status.success(), "{}", stderr(&output));
@@ -490,7 +490,7 @@ async fn redrive_falls_back_to_the_filtered_path_where_move_tasks_are_not_implem
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queues_json_reports_depths_and_missing_queues() {
-    let queues = TestQueues::create(Pool::Media).await;
+    let queues = TestQueues::create(Pool::MEDIA).await;
     for _ in 0..3 {
         queues.send(&envelope("diag.noop", 1, json!({}))).await;
     }
@@ -526,7 +526,7 @@ async fn queues_json_reports_depths_and_missing_queues() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_lists_the_audit_trail_as_json_and_as_a_table() {
-    let queues = TestQueues::create(Pool::Media).await;
+    let queues = TestQueues::create(Pool::MEDIA).await;
     seed(&queues, "diag.fail", "diag_permanent", 3).await;
     run_json(&queues, &["dlq", "replay", "--pool", "media", "--dry-run", "--json", "--actor", "alice"]).await;
     run_json(&queues, &["dlq", "replay", "--pool", "media", "--limit", "1", "--yes", "--json", "--actor", "bob"]).await;
@@ -555,12 +555,12 @@ async fn history_lists_the_audit_trail_as_json_and_as_a_table() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_name_what_was_tried_and_give_a_hint() {
-    let queues = TestQueues::create(Pool::Media).await;
+    let queues = TestQueues::create(Pool::MEDIA).await;
     let output = run(&queues, &["dlq", "list", "--pool", "ai"]).await;
     assert_eq!(output.status.code(), Some(1));
     let text = stderr(&output);
     assert!(
-        text.contains(&Pool::Ai.dlq_name(&queues.env)) && text.contains("\n  hint: ") && text.contains("<env>-jobfleet-<pool>"),
+        text.contains(&Pool::AI.dlq_name(&queues.env)) && text.contains("\n  hint: ") && text.contains("<env>-jobfleet-<pool>"),
         "{text}"
     );
 
@@ -580,7 +580,7 @@ async fn wait_exit(child: &mut tokio::process::Child, limit: Duration) -> ExitSt
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_replay_stops_after_the_current_batch_and_reports_exactly_what_moved() {
-    let (queues, db) = (TestQueues::create(Pool::Media).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::MEDIA).await, db().await);
     seed(&queues, "diag.fail", "diag_permanent", 60).await;
     let child =
         worker_command(&queues).args(["dlq", "replay", "--pool", "media", "--rate", "10/s", "--yes", "--json"]).spawn().expect("spawn");

@@ -6,18 +6,18 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use common::{Running, TestQueues, envelope, eventually, isolated_db, job_row};
-use jobs::Pool;
+use jobfleet_contract::Pool;
+use jobfleet_contract::outbox::enqueue_tx;
+use jobfleet_runtime::Config;
+use jobfleet_runtime::dispatch::catalog::router_for;
+use jobfleet_runtime::outbox::Relay;
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
-use worker::Config;
-use worker::dispatch::catalog::router_for;
-use worker::outbox::Relay;
-use worker::outbox::relay::enqueue_tx;
 
 async fn relay_for(db: &PgPool, queues: &TestQueues) -> Relay {
     let urls = HashMap::from([(queues.pool, queues.queue_url.clone())]);
-    Relay::with_queue_urls(db.clone(), worker::sqs::Sqs::from_env().await, urls, 50)
+    Relay::with_queue_urls(db.clone(), jobfleet_runtime::sqs::Sqs::from_env().await, urls, 50)
 }
 
 async fn outbox_jobs(db: &PgPool, pool: Pool, n: usize) -> Vec<Uuid> {
@@ -43,10 +43,10 @@ async fn enqueue_tx_commits_and_rolls_back_with_the_producers_transaction() {
     let dropped = envelope("diag.noop", 1, json!({}));
 
     let mut tx = db.begin().await.expect("begin");
-    enqueue_tx(&mut tx, Pool::Media, &dropped, None).await.expect("insert");
+    enqueue_tx(&mut tx, Pool::MEDIA, &dropped, None).await.expect("insert");
     tx.rollback().await.expect("rollback");
     let mut tx = db.begin().await.expect("begin");
-    enqueue_tx(&mut tx, Pool::Media, &kept, None).await.expect("insert");
+    enqueue_tx(&mut tx, Pool::MEDIA, &kept, None).await.expect("insert");
     tx.commit().await.expect("commit");
 
     assert_eq!(pending(&db).await, 1);
@@ -58,8 +58,8 @@ async fn enqueue_tx_commits_and_rolls_back_with_the_producers_transaction() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_crash_between_send_and_mark_only_duplicates_and_each_job_runs_once() {
     let (db, url) = isolated_db().await;
-    let queues = TestQueues::create(Pool::Media).await;
-    let ids = outbox_jobs(&db, Pool::Media, 20).await;
+    let queues = TestQueues::create(Pool::MEDIA).await;
+    let ids = outbox_jobs(&db, Pool::MEDIA, 20).await;
     let relay = relay_for(&db, &queues).await;
 
     // The "crash": everything is sent, but the transaction that marks the
@@ -74,7 +74,7 @@ async fn a_relay_crash_between_send_and_mark_only_duplicates_and_each_job_runs_o
     assert_eq!(queues.counts(&queues.queue_url).await.0, 40, "every job is in the queue twice");
 
     let config = Config { database_url: url, visibility_timeout_secs: 3, heartbeat_interval_secs: 1, ..queues.config() };
-    let worker = Running::start(config.clone(), router_for(&config, Pool::Media).expect("router")).await;
+    let worker = Running::start(config.clone(), router_for(&config, Pool::MEDIA).expect("router")).await;
     for id in &ids {
         let row = eventually(&format!("job {id}: succeeded, copy seen as duplicate"), Duration::from_secs(60), || async {
             job_row(&db, *id).await.filter(|r| r.status == "succeeded" && r.duplicate_deliveries == 1)
@@ -92,8 +92,8 @@ async fn a_relay_crash_between_send_and_mark_only_duplicates_and_each_job_runs_o
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_relays_in_parallel_never_send_a_row_twice() {
     let (db, _) = isolated_db().await;
-    let queues = TestQueues::create(Pool::Notifications).await;
-    outbox_jobs(&db, Pool::Notifications, 120).await;
+    let queues = TestQueues::create(Pool::NOTIFICATIONS).await;
+    outbox_jobs(&db, Pool::NOTIFICATIONS, 120).await;
     let (a, b) = (relay_for(&db, &queues).await, relay_for(&db, &queues).await);
 
     let drain = |relay: Relay| async move {

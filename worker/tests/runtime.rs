@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Running, TestQueues, await_status, db, envelope, eventually, job_row};
-use jobs::{Job, JobContext, JobError, Pool};
+use jobfleet_contract::{Job, JobContext, JobError, Pool};
+use jobfleet_runtime::Config;
+use jobfleet_runtime::dispatch::catalog::router_for;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use worker::Config;
-use worker::dispatch::catalog::router_for;
 
 /// A test job whose handler records what happened to it.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -48,7 +48,7 @@ impl ProbeLog {
 #[derive(Debug, Clone)]
 struct ProbeHandler(Arc<ProbeLog>);
 
-impl jobs::Handler<Probe> for ProbeHandler {
+impl jobfleet_contract::Handler<Probe> for ProbeHandler {
     type Output = serde_json::Value;
 
     async fn handle(&self, job: Probe, ctx: JobContext) -> Result<serde_json::Value, JobError> {
@@ -73,13 +73,13 @@ async fn start_with_probe(queues: &TestQueues, config: Config) -> (Running, Arc<
     (Running::start(config, router).await, log)
 }
 
-fn probe(key: &str, ms: u64) -> jobs::Envelope {
+fn probe(key: &str, ms: u64) -> jobfleet_contract::Envelope {
     envelope(Probe::TYPE, 1, json!({ "key": key, "ms": ms }))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn success_is_recorded_then_deleted() {
-    let (queues, db) = (TestQueues::create(Pool::Media).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::MEDIA).await, db().await);
     let (worker, log) = start_with_probe(&queues, queues.config()).await;
     let id = queues.send(&probe("ok", 0)).await;
 
@@ -96,7 +96,7 @@ async fn success_is_recorded_then_deleted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retryable_failure_and_panic_are_retried_then_succeed() {
-    let (queues, db) = (TestQueues::create(Pool::Notifications).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::NOTIFICATIONS).await, db().await);
     let worker = Running::start(queues.config(), router_for(&queues.config(), queues.pool).expect("router")).await;
     let retryable = queues.send(&envelope("diag.fail", 1, json!({ "mode": "retryable", "times": 1 }))).await;
     let panicking = queues.send(&envelope("diag.fail", 1, json!({ "mode": "panic", "times": 1 }))).await;
@@ -112,7 +112,7 @@ async fn retryable_failure_and_panic_are_retried_then_succeed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_delay_is_honoured() {
-    let (queues, db) = (TestQueues::create(Pool::Ai).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::AI).await, db().await);
     let (worker, log) = start_with_probe(&queues, queues.config()).await;
     let id = queues.send(&envelope(Probe::TYPE, 1, json!({ "key": "later", "retry_after_first_secs": 3 }))).await;
 
@@ -128,7 +128,7 @@ async fn retry_after_delay_is_honoured() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permanent_failure_goes_to_the_dlq_with_its_reason_and_leaves_the_queue() {
-    let (queues, db) = (TestQueues::create(Pool::Media).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::MEDIA).await, db().await);
     let worker = Running::start(queues.config(), router_for(&queues.config(), queues.pool).expect("router")).await;
     let job = envelope("diag.fail", 1, json!({ "mode": "permanent" }));
     let id = queues.send(&job).await;
@@ -138,10 +138,10 @@ async fn permanent_failure_goes_to_the_dlq_with_its_reason_and_leaves_the_queue(
     let dead = queues.dead_letters(1).await;
     assert_eq!(dead[0].attr("error_class"), "diag_permanent");
     assert!(dead[0].attr("error_message").contains("asked to fail"), "{:?}", dead[0].attributes);
-    assert_eq!(dead[0].attr("source_queue"), Pool::Media.queue_name(&queues.env));
+    assert_eq!(dead[0].attr("source_queue"), Pool::MEDIA.queue_name(&queues.env));
     assert_eq!(dead[0].attr("attempts"), "1");
     assert!(!dead[0].attr("failed_at").is_empty());
-    assert_eq!(jobs::Envelope::decode(dead[0].body.as_bytes()).map(|e| e.id).ok(), Some(id), "body kept as sent");
+    assert_eq!(jobfleet_contract::Envelope::decode(dead[0].body.as_bytes()).map(|e| e.id).ok(), Some(id), "body kept as sent");
     eventually("the source message to be deleted", Duration::from_secs(10), || async {
         (queues.counts(&queues.queue_url).await == (0, 0)).then_some(())
     })
@@ -151,7 +151,7 @@ async fn permanent_failure_goes_to_the_dlq_with_its_reason_and_leaves_the_queue(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_messages_are_dead_lettered_each_with_its_class_and_the_worker_keeps_going() {
-    let (queues, db) = (TestQueues::create(Pool::Notifications).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::NOTIFICATIONS).await, db().await);
     let worker = Running::start(queues.config(), router_for(&queues.config(), queues.pool).expect("router")).await;
     queues.send_raw("this is not json").await;
     queues.send_raw(r#"{"type": "diag.noop", "payload": {}}"#).await;
@@ -174,7 +174,7 @@ async fn bad_messages_are_dead_lettered_each_with_its_class_and_the_worker_keeps
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_that_run_out_and_timeouts_are_dead_lettered_as_max_attempts_exceeded() {
-    let (queues, db) = (TestQueues::create(Pool::Ai).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::AI).await, db().await);
     let config = Config { max_attempts: 2, job_timeouts_secs: [("diag.sleep".to_owned(), 1)].into(), ..queues.config() };
     let worker = Running::start(config.clone(), router_for(&config, queues.pool).expect("router")).await;
     let failing = queues.send(&envelope("diag.fail", 1, json!({ "mode": "retryable" }))).await;
@@ -192,8 +192,32 @@ async fn retries_that_run_out_and_timeouts_are_dead_lettered_as_max_attempts_exc
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn releases_do_not_consume_the_retry_budget() {
+    let (queues, db) = (TestQueues::create(Pool::AI).await, db().await);
+    let config = Config { max_attempts: 3, ..queues.config() };
+    let id = queues.send(&envelope("diag.fail", 1, json!({ "mode": "retryable" }))).await;
+    // Three deliveries that never ran the handler, exactly what a busy
+    // put-back, a ledger outage or a shutdown release leave behind: the
+    // message was received and made visible again at once.
+    for _ in 0..3 {
+        let received = eventually("the message to be receivable", Duration::from_secs(10), || async {
+            let out = queues.sqs.receive_message().queue_url(&queues.queue_url).visibility_timeout(0).send().await.ok()?;
+            out.messages.filter(|m| !m.is_empty())
+        })
+        .await;
+        assert_eq!(received.len(), 1);
+    }
+    let worker = Running::start(config.clone(), router_for(&config, queues.pool).expect("router")).await;
+
+    let row = await_status(&db, id, "dead").await;
+    assert_eq!(row.attempts, 3, "all three runs of the budget, none spent by the releases");
+    assert_eq!(row.last_error_class.as_deref(), Some("max_attempts_exceeded"));
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_running_three_visibility_timeouts_is_not_redelivered() {
-    let (queues, db) = (TestQueues::create(Pool::Media).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::MEDIA).await, db().await);
     let config = Config { visibility_timeout_secs: 2, heartbeat_interval_secs: 1, ..queues.config() };
     let (worker, log) = start_with_probe(&queues, config).await;
     let id = queues.send(&probe("long", 6_000)).await;
@@ -206,7 +230,7 @@ async fn a_job_running_three_visibility_timeouts_is_not_redelivered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrency_limit_is_never_exceeded() {
-    let (queues, db) = (TestQueues::create(Pool::Notifications).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::NOTIFICATIONS).await, db().await);
     let config = Config { concurrency: 3, pollers: 2, ..queues.config() };
     let (worker, log) = start_with_probe(&queues, config).await;
     let mut ids = Vec::new();
@@ -222,7 +246,7 @@ async fn concurrency_limit_is_never_exceeded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicate_delivery_of_a_succeeded_job_is_deleted_without_running() {
-    let (queues, db) = (TestQueues::create(Pool::Media).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::MEDIA).await, db().await);
     let (worker, log) = start_with_probe(&queues, queues.config()).await;
     let job = probe("once", 0);
     queues.send(&job).await;
@@ -244,7 +268,7 @@ async fn a_duplicate_delivery_of_a_succeeded_job_is_deleted_without_running() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_health_and_readiness_are_served_on_the_admin_port() {
-    let (queues, db) = (TestQueues::create(Pool::Ai).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::AI).await, db().await);
     let worker = Running::start(queues.config(), router_for(&queues.config(), queues.pool).expect("router")).await;
     let base = format!("http://{}", worker.handle.admin_addr);
     let id = queues.send(&envelope("diag.noop", 1, json!({}))).await;
@@ -287,7 +311,7 @@ async fn metrics_health_and_readiness_are_served_on_the_admin_port() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_copies_in_flight_at_once_run_the_handler_once() {
-    let (queues, db) = (TestQueues::create(Pool::Media).await, db().await);
+    let (queues, db) = (TestQueues::create(Pool::MEDIA).await, db().await);
     // A short visibility so the copy put back as "busy" returns quickly.
     let config = Config { visibility_timeout_secs: 3, heartbeat_interval_secs: 1, ..queues.config() };
     let job = probe("twice", 2_000);
@@ -306,4 +330,67 @@ async fn two_copies_in_flight_at_once_run_the_handler_once() {
     })
     .await;
     worker.stop().await;
+}
+
+/// Counts the requests the SDK puts on the wire, its own retries included.
+#[derive(Debug, Default, Clone)]
+struct Transmits(Arc<AtomicUsize>);
+
+impl aws_sdk_sqs::config::Intercept for Transmits {
+    fn name(&self) -> &'static str {
+        "transmits"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _: &aws_sdk_sqs::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_sqs::config::RuntimeComponents,
+        _: &mut aws_sdk_sqs::config::ConfigBag,
+    ) -> Result<(), aws_sdk_sqs::error::BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_queue_is_not_found_and_fails_fast_instead_of_being_retried() {
+    use jobfleet_runtime::sqs::acker::AckError;
+    use jobfleet_runtime::sqs::dead_letter::DeadLetter;
+    use jobfleet_runtime::sqs::{Acker, Received, Sqs, SqsErrorKind};
+
+    let queues = TestQueues::create(Pool::MEDIA).await;
+    let gone = format!("{}-gone", queues.dlq_url);
+    let transmits = Transmits::default();
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    let sqs =
+        Sqs::from_client(aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(&sdk).interceptor(transmits.clone()).build()));
+    let sent = || transmits.0.load(Ordering::SeqCst);
+
+    let message = Received {
+        message_id: "m-1".into(),
+        receipt_handle: "r-1".into(),
+        body: "{}".into(),
+        receive_count: 1,
+        sent_at: None,
+        received_at: std::time::SystemTime::now(),
+        attributes: HashMap::new(),
+    };
+    let error = DeadLetter::new(sqs.clone(), gone.clone(), queues.queue_url.clone())
+        .send(&message, "permanent", "boom")
+        .await
+        .expect_err("the DLQ does not exist");
+    assert_eq!(error.kind, SqsErrorKind::NotFound, "{error}");
+    assert!(error.to_string().contains(&gone), "the error names the queue: {error}");
+    assert_eq!(sent(), 1, "a missing DLQ must not be retried");
+
+    let acker = Acker::new(sqs.clone(), gone.clone(), Duration::from_millis(5));
+    match acker.delete("r-1").await {
+        Err(AckError::Sqs(error)) => assert_eq!(error.kind, SqsErrorKind::NotFound, "{error}"),
+        other => panic!("expected a NotFound SQS error, got {other:?}"),
+    }
+    assert_eq!(sent(), 2, "a delete on a missing queue must not be retried");
+
+    let error = sqs.queue_url(&format!("{}-gone", Pool::MEDIA.queue_name(&queues.env))).await.expect_err("no such queue");
+    assert_eq!(error.kind, SqsErrorKind::NotFound, "{error}");
+    assert_eq!(sqs.find_queue_url("local-jobfleet-no-such-pool-xyz").await.expect("a missing queue is not an error"), None);
 }

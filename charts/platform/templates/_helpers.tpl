@@ -14,6 +14,7 @@ metadata:
   name: {{ .name }}
   labels:
     {{- include "platform.labels" $root | nindent 4 }}
+    jobfleet.io/kubernetes-version: {{ $root.Values.kubernetesVersion | quote }}
 spec:
   role: {{ $root.Values.nodeRole | quote }}
   amiSelectorTerms:

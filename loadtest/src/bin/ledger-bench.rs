@@ -13,13 +13,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jobs::Pool;
+use jobfleet_contract::Pool;
+use jobfleet_runtime::store::{BeginOutcome, FinishItem, FinishOutcome, JobStatus, Ledger, StartItem};
 use serde_json::json;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 use uuid::Uuid;
-use worker::store::{BeginOutcome, FinishItem, FinishOutcome, JobStatus, Ledger, StartItem};
 
 /// Ledger write throughput through the worker's own `Ledger`.
 #[derive(Debug, clap::Parser)]
@@ -55,7 +55,7 @@ async fn run_once(db: &PgPool, args: &Args) -> Result<f64, String> {
                 id,
                 lease: Duration::from_secs(330),
                 job_type: "diag.noop".into(),
-                pool: Pool::Media,
+                pool: Pool::MEDIA,
                 idempotency_key: id.to_string(),
                 enqueued_at: OffsetDateTime::now_utc(),
                 message_id: format!("bench-{i}"),
@@ -115,7 +115,7 @@ async fn main() -> ExitCode {
     let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
     let result = async {
         let db = sqlx::postgres::PgPoolOptions::new().max_connections(10).connect(&url).await.map_err(|e| e.to_string())?;
-        worker::store::migrate(&db).await.map_err(|e| e.to_string())?;
+        jobfleet_runtime::store::migrate(&db).await.map_err(|e| e.to_string())?;
         let mut rates = Vec::new();
         for run in 1..=args.repeats {
             let rate = run_once(&db, &args).await?;

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use jobs::media::{Limits, ThumbnailSpec, make_thumbnails};
+use jobfleet_handlers::media::{Limits, ThumbnailSpec, make_thumbnails};
 use nix::sys::resource::{UsageWho, getrusage};
 use nix::sys::time::TimeVal;
 
@@ -99,7 +99,7 @@ fn stem(path: &Path) -> String {
     path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-fn write_variants(dir: &Path, file: &str, variants: &[jobs::media::Variant]) {
+fn write_variants(dir: &Path, file: &str, variants: &[jobfleet_handlers::media::Variant]) {
     let stem = stem(Path::new(file));
     for v in variants {
         std::fs::write(dir.join(format!("{stem}_{}.jpg", v.longest_side)), &v.bytes).expect("write output");
@@ -382,7 +382,7 @@ fn run(args: &Args) -> Result<bool, String> {
             std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
             for _ in 0..args.iterations {
                 for p in &photos {
-                    let hdr = jobs::media::probe(&std::fs::read(p).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+                    let hdr = jobfleet_handlers::media::probe(&std::fs::read(p).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
                     let longest = hdr.width.max(hdr.height) as f64;
                     for size in SIZES {
                         let denom = [8u32, 4, 2].into_iter().find(|&d| (longest / d as f64).ceil() >= size as f64 * 1.25).unwrap_or(1);

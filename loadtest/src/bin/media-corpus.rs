@@ -10,7 +10,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use jobs::media::synth;
+use jobfleet_handlers::media::synth;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

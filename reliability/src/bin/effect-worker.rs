@@ -7,10 +7,10 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use jobfleet_runtime::config::Config;
+use jobfleet_runtime::dispatch::catalog::router_for;
+use jobfleet_runtime::{runtime, store, telemetry};
 use reliability::effects::{Effect, EffectHandler, install};
-use worker::config::Config;
-use worker::dispatch::catalog::router_for;
-use worker::{runtime, store, telemetry};
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
@@ -25,7 +25,7 @@ async fn main() -> ExitCode {
     };
     telemetry::init_logging(config.log_format);
     if std::env::args().nth(1).as_deref() == Some("relay") {
-        return match worker::outbox::relay::run_until_signalled(&config, 50, Duration::from_millis(20)).await {
+        return match jobfleet_runtime::outbox::relay::run_until_signalled(&config, 50, Duration::from_millis(20)).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(e),
         };

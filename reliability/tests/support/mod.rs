@@ -8,7 +8,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-use jobs::Job;
+use jobfleet_contract::Job;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use reliability::effects::{Effect, Tally, install};
@@ -161,7 +161,7 @@ pub fn free_port() -> u16 {
 }
 
 /// The effect jobs as SQS message bodies, with their ids.
-pub fn effects(n: usize, ms: impl Fn(usize) -> u64) -> Vec<jobs::Envelope> {
+pub fn effects(n: usize, ms: impl Fn(usize) -> u64) -> Vec<jobfleet_contract::Envelope> {
     (0..n).map(|i| envelope(Effect::TYPE, 1, json!({ "ms": ms(i) }))).collect()
 }
 
@@ -238,31 +238,78 @@ pub async fn admin_get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((status, response.text().await.ok()?))
 }
 
+/// Where `kill_repeatedly` aims: `progress_sql` counts the work done, and
+/// `busy_sql` (if any) counts the process's jobs that are running right now,
+/// with the process id as `$1`.
+pub struct KillAim<'a> {
+    pub progress: &'a str,
+    pub progress_sql: &'a str,
+    pub busy_sql: Option<&'a str>,
+}
+
+/// What `kill_repeatedly` left: the live process, when the last kill
+/// happened, and how many running jobs the kills interrupted (0 without
+/// `busy_sql`).
+pub struct Killed {
+    pub process: WorkerProcess,
+    pub last_kill: Instant,
+    pub interrupted: i64,
+}
+
 /// Kills `process` with SIGKILL `kills` times and restarts it with
 /// `respawn(k)`. Kill k waits until `progress_sql` counts k·total/(kills+2),
 /// so every kill lands mid-run, never at the start or after the end.
-/// Returns the live process and when the last kill happened.
+///
+/// With `busy_sql`, a kill also waits until the process is running a job,
+/// and counts only if, read after the process is dead, a job of it was left
+/// unfinished; a kill that fell between jobs is repeated. Without this the
+/// scenario's "kills force redeliveries" depended on luck: jobs of 10–70 ms
+/// leave the worker between handlers much of the time (CI once had five
+/// kills and not one interrupted job).
 pub async fn kill_repeatedly(
     db: &PgPool,
     mut process: WorkerProcess,
     kills: usize,
     total: usize,
-    (progress, progress_sql): (&str, &str),
+    aim: KillAim<'_>,
     limit: Duration,
     mut respawn: impl FnMut(usize) -> WorkerProcess,
-) -> (WorkerProcess, Instant) {
+) -> Killed {
+    let busy = |pid: u32| async move {
+        match aim.busy_sql {
+            Some(sql) => {
+                sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_owned())).bind(pid as i32).fetch_one(db).await.expect("busy count")
+            }
+            None => 0,
+        }
+    };
     let mut last_kill = Instant::now();
+    let mut interrupted = 0;
+    let mut spawned = 0;
     for k in 1..=kills {
         let target = (k * total / (kills + 2)) as i64;
-        eventually(&format!("{target} {progress} before kill {k}"), limit, || async {
-            (count(db, progress_sql).await >= target).then_some(())
-        })
-        .await;
-        process.kill9();
-        last_kill = Instant::now();
-        process = respawn(k);
+        // A kill between jobs is retried; 20 misses in a row means the
+        // process never runs a job when asked, which is a failure itself.
+        for attempt in 1..=20 {
+            let pid = process.pid();
+            eventually(&format!("{target} {} and a running job before kill {k}", aim.progress), limit, || async {
+                let progressed = count(db, aim.progress_sql).await >= target;
+                (progressed && (aim.busy_sql.is_none() || busy(pid).await > 0)).then_some(())
+            })
+            .await;
+            process.kill9();
+            last_kill = Instant::now();
+            spawned += 1;
+            process = respawn(spawned);
+            let hit = busy(pid).await;
+            interrupted += hit;
+            if aim.busy_sql.is_none() || hit > 0 {
+                break;
+            }
+            assert!(attempt < 20, "kill {k}: 20 kills in a row found no job running");
+        }
     }
-    (process, last_kill)
+    Killed { process, last_kill, interrupted }
 }
 
 /// Nothing is deleted before its outcome is recorded: the deletes SQS has

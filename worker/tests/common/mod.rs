@@ -11,13 +11,13 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
-use jobs::{Envelope, Pool};
+use jobfleet_contract::{Envelope, Pool};
+use jobfleet_runtime::runtime::{self, WorkerHandle};
+use jobfleet_runtime::{Config, Router, Shutdown};
 use serde_json::Value;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
-use worker::runtime::{self, WorkerHandle};
-use worker::{Config, Router, Shutdown};
 
 pub const STACK_HINT: &str = "is the local stack up? run `make stack-up` (or `make test`)";
 
@@ -29,7 +29,7 @@ pub async fn sqs() -> Client {
 pub async fn db() -> PgPool {
     let url = std::env::var("DATABASE_URL").expect("DATABASE_URL is set by .cargo/config.toml or the Makefile");
     let pool = PgPool::connect(&url).await.unwrap_or_else(|e| panic!("cannot reach Postgres at {url}: {e}; {STACK_HINT}"));
-    worker::store::migrate(&pool).await.expect("migrations apply");
+    jobfleet_runtime::store::migrate(&pool).await.expect("migrations apply");
     pool
 }
 
@@ -81,7 +81,7 @@ impl TestQueues {
     /// The other pools' queues under the same environment name, for what
     /// resolves every pool's queue at start (`worker relay`).
     pub async fn create_sibling_queues(&self) {
-        for pool in Pool::ALL.into_iter().filter(|p| *p != self.pool) {
+        for pool in Pool::BUNDLED.into_iter().filter(|p| *p != self.pool) {
             for name in [pool.queue_name(&self.env), pool.dlq_name(&self.env)] {
                 self.sqs.create_queue().queue_name(name).send().await.expect("create sibling queue");
             }
@@ -102,7 +102,7 @@ impl TestQueues {
             drain_timeout_secs: 15,
             admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             diag_enabled: Some(true),
-            log_format: worker::config::LogFormat::Pretty,
+            log_format: jobfleet_runtime::config::LogFormat::Pretty,
             database_url: std::env::var("DATABASE_URL").expect("DATABASE_URL"),
             ..Config::default()
         }
@@ -241,13 +241,13 @@ pub struct Running {
 
 impl Running {
     pub async fn start(config: Config, router: Router) -> Self {
-        worker::telemetry::init_logging(worker::config::LogFormat::Pretty);
+        jobfleet_runtime::telemetry::init_logging(jobfleet_runtime::config::LogFormat::Pretty);
         let shutdown = Shutdown::new();
         let handle = runtime::start(config, router, shutdown.clone()).await.expect("worker starts");
         Self { handle, shutdown }
     }
 
-    pub async fn stop(self) -> worker::runtime::DrainReport {
+    pub async fn stop(self) -> jobfleet_runtime::runtime::DrainReport {
         self.shutdown.stop.cancel();
         self.handle.wait().await
     }
@@ -265,6 +265,6 @@ pub async fn isolated_db() -> (PgPool, String) {
     let separator = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
     let pool = PgPool::connect(&url).await.expect("connect to the schema");
-    worker::store::migrate(&pool).await.expect("migrations apply in the schema");
+    jobfleet_runtime::store::migrate(&pool).await.expect("migrations apply in the schema");
     (pool, url)
 }

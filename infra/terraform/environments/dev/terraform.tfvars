@@ -19,11 +19,15 @@ system_node_group = {
 
 karpenter_general = { cpu_limit = 64, memory_limit_gib = 256 }
 karpenter_ai      = { cpu_limit = 32, memory_limit_gib = 128, gpu_limit = 2, capacity_types = ["spot", "on-demand"] }
+# vCPUs of On-Demand G instances the account may run (ai NodePool cpu limit); requested by Terraform.
+gpu_vcpu_quota = 32
 
 rds_instance_class          = "db.t4g.small"
 rds_multi_az                = false
 rds_deletion_protection     = false
 rds_backup_retention_period = 3
+# PgBouncer divides this budget (deploy/environments/dev/pgbouncer.yaml, docs/infra.md "PgBouncer").
+rds_max_connections = 180
 
 pools = {
   media         = { max_job_seconds = 300 }

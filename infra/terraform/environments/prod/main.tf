@@ -56,11 +56,13 @@ module "eks" {
 module "karpenter" {
   source = "../../modules/karpenter"
 
-  env          = var.env
-  cluster_name = module.eks.cluster_name
-  ami_alias    = var.karpenter_ami_alias
-  general      = var.karpenter_general
-  ai           = var.karpenter_ai
+  env                = var.env
+  cluster_name       = module.eks.cluster_name
+  kubernetes_version = var.kubernetes_version
+  ami_alias          = var.karpenter_ami_alias
+  gpu_vcpu_quota     = var.gpu_vcpu_quota
+  general            = var.karpenter_general
+  ai                 = var.karpenter_ai
 
   permissions_boundary_arn = var.permissions_boundary_arn
 }
@@ -82,6 +84,7 @@ module "rds" {
   multi_az                   = var.rds_multi_az
   deletion_protection        = var.rds_deletion_protection
   backup_retention_period    = var.rds_backup_retention_period
+  max_connections            = var.rds_max_connections
 
   permissions_boundary_arn = var.permissions_boundary_arn
 }
@@ -91,7 +94,6 @@ module "sqs" {
 
   env               = var.env
   pools             = var.pools
-  fifo              = var.sqs_fifo
   kms_master_key_id = var.sqs_kms_key_arn
   alarm_actions     = var.alarm_actions
 }
@@ -124,6 +126,8 @@ module "worker_iam" {
   oidc_provider_arn = module.eks.oidc_provider_arn
   oidc_provider     = module.eks.oidc_provider
 
+  # The same pool list as the queues: every pool gets its role, whatever its name.
+  pools            = keys(var.pools)
   queues           = module.sqs.queues
   sqs_kms_key_arn  = var.sqs_kms_key_arn
   media_bucket_arn = module.s3.bucket_arn

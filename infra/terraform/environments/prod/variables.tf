@@ -117,9 +117,15 @@ variable "system_node_group" {
 }
 
 variable "karpenter_ami_alias" {
-  description = "EC2NodeClass AMI alias (pin a dated alias in prod)."
+  description = "EC2NodeClass AMI alias (pin a dated alias in prod). One decision with kubernetes_version: a dated release must list that version (modules/karpenter `local.ami_releases`)."
   type        = string
   default     = "al2023@latest"
+}
+
+variable "gpu_vcpu_quota" {
+  description = "vCPU quota to request for On-Demand G instances (the ai NodePool's GPU nodes); null leaves the account's quota alone."
+  type        = number
+  default     = null
 }
 
 variable "karpenter_general" {
@@ -168,6 +174,12 @@ variable "rds_deletion_protection" {
   default     = true
 }
 
+variable "rds_max_connections" {
+  description = "Postgres max_connections of the instance: the budget charts/pgbouncer divides (deploy/environments/<env>/pgbouncer.yaml pools.rdsMaxConnections must equal it)."
+  type        = number
+  default     = 200
+}
+
 variable "rds_backup_retention_period" {
   description = "Days of automated backups."
   type        = number
@@ -179,7 +191,7 @@ variable "rds_backup_retention_period" {
 ################################################################################
 
 variable "pools" {
-  description = "Per-pool queue settings (see modules/sqs `pools`)."
+  description = "Worker pools and their queues (see modules/sqs `pools`): any pool name matching the contract pattern, optional `fifo` and `priority_queues`. The IRSA roles (modules/worker-iam) follow the same keys."
   type = map(object({
     max_job_seconds                  = number
     visibility_timeout_seconds       = optional(number)
@@ -187,18 +199,17 @@ variable "pools" {
     message_retention_seconds        = optional(number, 345600)
     delay_seconds                    = optional(number, 0)
     oldest_message_age_alarm_seconds = optional(number, 900)
+    fifo = optional(object({
+      content_based_deduplication = optional(bool, false)
+      high_throughput             = optional(bool, false)
+    }))
+    priority_queues = optional(list(string), [])
   }))
   default = {
     media         = { max_job_seconds = 300 }
     notifications = { max_job_seconds = 60 }
     ai            = { max_job_seconds = 900 }
   }
-}
-
-variable "sqs_fifo" {
-  description = "Use FIFO queues."
-  type        = bool
-  default     = false
 }
 
 variable "sqs_kms_key_arn" {

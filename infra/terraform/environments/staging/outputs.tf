@@ -90,7 +90,8 @@ output "worker_values" {
       queueUrl    = q.url
       dlqUrl      = q.dlq_url
       mediaBucket = module.s3.bucket_id
-      nodePool    = pool == "ai" ? "ai" : "general"
+      # Every pool runs on general; the ai NodePool holds only the model server (charts/inference).
+      nodePool = "general"
     }
   }
 }
@@ -102,6 +103,11 @@ output "ci_role_arns" {
     apply = module.github_oidc.apply_role_arn
     push  = module.github_oidc.push_role_arn
   }
+}
+
+output "control_role_arn" {
+  description = "IRSA role of worker control (charts/fleet)."
+  value       = module.worker_iam.control_role_arn
 }
 
 output "keda_operator_role_arn" {
@@ -119,4 +125,9 @@ output "argocd_cluster_annotations" {
     "jobfleet.io/keda-operator-role-arn"       = module.worker_iam.keda_operator_role_arn
     "jobfleet.io/external-secrets-role-arn"    = module.worker_iam.external_secrets_role_arn
   }
+}
+
+output "console_role_arn" {
+  description = "IRSA role of the web console (charts/fleet)."
+  value       = module.worker_iam.console_role_arn
 }

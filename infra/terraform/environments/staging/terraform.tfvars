@@ -18,11 +18,15 @@ system_node_group = {
 
 karpenter_general = { cpu_limit = 128, memory_limit_gib = 512 }
 karpenter_ai      = { cpu_limit = 64, memory_limit_gib = 256, gpu_limit = 4 }
+# vCPUs of On-Demand G instances the account may run (ai NodePool cpu limit); requested by Terraform.
+gpu_vcpu_quota = 64
 
 rds_instance_class          = "db.t4g.medium"
 rds_multi_az                = false
 rds_deletion_protection     = true
 rds_backup_retention_period = 7
+# PgBouncer divides this budget (deploy/environments/staging/pgbouncer.yaml, docs/infra.md "PgBouncer").
+rds_max_connections = 400
 
 pools = {
   media         = { max_job_seconds = 300 }

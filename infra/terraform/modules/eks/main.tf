@@ -1,3 +1,5 @@
+data "aws_partition" "current" {}
+
 locals {
   name = "${var.env}-jobfleet"
 }
@@ -37,10 +39,23 @@ module "eks" {
   iam_role_permissions_boundary = var.permissions_boundary_arn
 
   addons = {
-    vpc-cni                = { before_compute = true }
+    # enableNetworkPolicy: the VPC CNI's network policy agent enforces the charts' NetworkPolicies
+    # (without it they are accepted and ignored).
+    vpc-cni = {
+      before_compute       = true
+      configuration_values = jsonencode({ enableNetworkPolicy = "true" })
+    }
     eks-pod-identity-agent = { before_compute = true }
     kube-proxy             = {}
     coredns                = {}
+    # EBS volumes for Prometheus (kube-prometheus-stack storageSpec, StorageClass gp3 of charts/platform),
+    # so its retention survives a pod move.
+    aws-ebs-csi-driver = {
+      pod_identity_association = [{
+        role_arn        = try(aws_iam_role.ebs_csi[0].arn, null)
+        service_account = "ebs-csi-controller-sa"
+      }]
+    }
   }
 
   vpc_id                   = var.vpc_id
@@ -88,6 +103,17 @@ module "eks" {
         "jobfleet.io/role"        = "system"
         "karpenter.sh/controller" = "true"
       }
+
+      # The add-ons' home: only pods tolerating CriticalAddonsOnly (Karpenter, CoreDNS, KEDA, External
+      # Secrets, kube-prometheus-stack, Reloader: deploy/argocd/addons.yaml) land here; worker pools
+      # never do, and the add-ons never ride on spot `general` nodes.
+      taints = {
+        addons = {
+          key    = "CriticalAddonsOnly"
+          value  = "true"
+          effect = "NO_SCHEDULE"
+        }
+      }
     }
   }
 
@@ -97,4 +123,39 @@ module "eks" {
   }
 
   tags = var.tags
+}
+
+################################################################################
+# EBS CSI driver: controller role through EKS Pod Identity
+################################################################################
+
+data "aws_iam_policy_document" "ebs_csi_trust" {
+  statement {
+    sid     = "EksPodIdentity"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole", "sts:TagSession"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["pods.eks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "ebs_csi" {
+  count = var.create ? 1 : 0
+
+  name                 = "${local.name}-ebs-csi"
+  description          = "EBS CSI controller (${var.env}); EKS Pod Identity for kube-system/ebs-csi-controller-sa"
+  assume_role_policy   = data.aws_iam_policy_document.ebs_csi_trust.json
+  permissions_boundary = var.permissions_boundary_arn
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "ebs_csi" {
+  count = var.create ? 1 : 0
+
+  role       = aws_iam_role.ebs_csi[0].name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
 }

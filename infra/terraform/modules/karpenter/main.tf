@@ -4,6 +4,15 @@ locals {
   pool_label     = "jobfleet.io/pool"
   nodepool_label = "jobfleet.io/nodepool"
 
+  # EKS-optimised AMI releases (amazon-eks-ami release notes) a pinned `ami_alias` may name, with the
+  # Kubernetes versions each one shipped. A release only contains the versions that existed when it
+  # was built: al2023@v20250505 predates EKS 1.33. Add a release here before pinning it;
+  # tests/infra/test_sync.py checks every environment's (ami_alias, kubernetes_version) against it.
+  ami_releases = {
+    "v20250505" = ["1.29", "1.30", "1.31", "1.32"]
+    "v20250715" = ["1.30", "1.31", "1.32", "1.33"]
+  }
+
   node_class_common = {
     role                       = try(module.karpenter.node_iam_role_name, null)
     amiSelectorTerms           = [{ alias = var.ami_alias }]
@@ -131,6 +140,7 @@ locals {
             { key = "kubernetes.io/arch", operator = "In", values = ["amd64"] },
             { key = "kubernetes.io/os", operator = "In", values = ["linux"] },
             { key = "karpenter.k8s.aws/instance-family", operator = "In", values = var.ai.instance_families },
+            { key = "karpenter.k8s.aws/instance-gpu-count", operator = "Lt", values = [tostring(var.ai.max_gpus_per_instance + 1)] },
           ]
         }
       }
@@ -152,4 +162,27 @@ locals {
       }
     }
   }
+}
+
+################################################################################
+# Account prerequisites of the NodePools, automated instead of documented:
+# the EC2 Spot service-linked role (Karpenter's first spot launch fails without
+# it in a fresh account) and the vCPU quota of G instances (0 or a few vCPUs in
+# a new account: the ai NodePool could launch nothing).
+################################################################################
+
+resource "aws_iam_service_linked_role" "spot" {
+  count = var.create && var.create_spot_service_linked_role ? 1 : 0
+
+  aws_service_name = "spot.amazonaws.com"
+  description      = "EC2 Spot (Karpenter spot capacity of the general NodePool)"
+}
+
+resource "aws_servicequotas_service_quota" "gpu_vcpus" {
+  count = var.create && var.gpu_vcpu_quota != null ? 1 : 0
+
+  # "Running On-Demand G and VT instances" (vCPUs): the g5/g6 instances of the ai NodePool.
+  service_code = "ec2"
+  quota_code   = "L-DB2E81BA"
+  value        = var.gpu_vcpu_quota
 }

@@ -21,10 +21,11 @@ output "nodepools_values_yaml" {
 output "platform_values" {
   description = "Values for charts/platform (clusterName, nodeRole, amiAlias, general, ai), rendered into the same NodePools/EC2NodeClasses as `nodepools`."
   value = {
-    clusterName = var.cluster_name
-    nodeRole    = try(module.karpenter.node_iam_role_name, null)
-    amiAlias    = var.ami_alias
-    tags        = var.tags
+    clusterName       = var.cluster_name
+    nodeRole          = try(module.karpenter.node_iam_role_name, null)
+    amiAlias          = var.ami_alias
+    kubernetesVersion = var.kubernetes_version
+    tags              = var.tags
     general = {
       enabled               = true
       capacityTypes         = var.general.capacity_types
@@ -40,18 +41,20 @@ output "platform_values" {
       weight                = local.node_pools.general.weight
     }
     ai = {
-      enabled             = true
-      capacityTypes       = var.ai.capacity_types
-      instanceFamilies    = var.ai.instance_families
-      architectures       = ["amd64"]
-      volumeSize          = "${var.ai.volume_size_gib}Gi"
-      limits              = local.node_pools.ai.limits
-      consolidationPolicy = local.node_pools.ai.disruption.consolidationPolicy
-      consolidateAfter    = var.ai.consolidate_after
-      expireAfter         = var.ai.expire_after
-      budgets             = local.node_pools.ai.disruption.budgets
-      isolationValue      = "ai"
-      weight              = local.node_pools.ai.weight
+      enabled                = true
+      capacityTypes          = var.ai.capacity_types
+      instanceFamilies       = var.ai.instance_families
+      architectures          = ["amd64"]
+      volumeSize             = "${var.ai.volume_size_gib}Gi"
+      limits                 = local.node_pools.ai.limits
+      consolidationPolicy    = local.node_pools.ai.disruption.consolidationPolicy
+      consolidateAfter       = var.ai.consolidate_after
+      expireAfter            = var.ai.expire_after
+      budgets                = local.node_pools.ai.disruption.budgets
+      isolationValue         = "ai"
+      weight                 = local.node_pools.ai.weight
+      terminationGracePeriod = var.ai.termination_grace
+      maxGpusPerInstance     = var.ai.max_gpus_per_instance
     }
   }
 }

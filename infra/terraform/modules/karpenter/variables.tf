@@ -31,14 +31,29 @@ variable "service_account" {
   default     = "karpenter"
 }
 
+variable "kubernetes_version" {
+  description = "Kubernetes version of the cluster (the eks module's). A pinned `ami_alias` must be an AMI release built for it: the alias and the version are one decision."
+  type        = string
+
+  validation {
+    condition     = can(regex("^1\\.[0-9]{2}$", var.kubernetes_version))
+    error_message = "kubernetes_version must look like 1.33."
+  }
+}
+
 variable "ami_alias" {
-  description = "EC2NodeClass amiSelectorTerms alias. Pin a dated release (e.g. al2023@v20250505) in prod so nodes only change when you bump it."
+  description = "EC2NodeClass amiSelectorTerms alias: `al2023@latest` (follows the cluster version), or a dated release pinned in prod so nodes only change when you bump it. A dated release must be listed in `local.ami_releases` (main.tf) with the cluster's `kubernetes_version`: an AMI release only ships the Kubernetes versions that existed when it was built, and Karpenter cannot launch nodes from a release without the cluster's version."
   type        = string
   default     = "al2023@latest"
 
   validation {
-    condition     = can(regex("^(al2023|bottlerocket)@", var.ami_alias))
-    error_message = "ami_alias must be an al2023@... or bottlerocket@... alias."
+    condition     = can(regex("^(al2023|bottlerocket)@(latest|v[0-9]{8})$", var.ami_alias))
+    error_message = "ami_alias must be al2023@latest, bottlerocket@latest or a dated release such as al2023@v20250715."
+  }
+
+  validation {
+    condition     = endswith(var.ami_alias, "@latest") || contains(lookup(local.ami_releases, split("@", var.ami_alias)[1], []), var.kubernetes_version)
+    error_message = "ami_alias names an AMI release that was not built for kubernetes_version (see local.ami_releases in modules/karpenter/main.tf, from the amazon-eks-ami release notes): pick a release that lists the cluster's version, or al2023@latest."
   }
 }
 
@@ -75,6 +90,9 @@ variable "ai" {
     expire_after      = optional(string, "720h")
     termination_grace = optional(string, "1h")
     volume_size_gib   = optional(number, 200)
+    # One model-server replica never spans nodes: instances with more GPUs than a replica uses
+    # would idle the rest (a g6.48xlarge has 8). charts/inference `gpus` must not exceed it.
+    max_gpus_per_instance = optional(number, 1)
   })
   default = {}
 
@@ -82,6 +100,23 @@ variable "ai" {
     condition     = alltrue([for c in var.ai.capacity_types : contains(["spot", "on-demand"], c)])
     error_message = "ai.capacity_types must be among spot, on-demand."
   }
+
+  validation {
+    condition     = var.ai.max_gpus_per_instance >= 1 && var.ai.max_gpus_per_instance <= 8
+    error_message = "ai.max_gpus_per_instance must be between 1 and 8."
+  }
+}
+
+variable "create_spot_service_linked_role" {
+  description = "Create the account's EC2 Spot service-linked role (once per account; set false where it already exists, e.g. a second environment in the same account)."
+  type        = bool
+  default     = true
+}
+
+variable "gpu_vcpu_quota" {
+  description = "Request this vCPU quota for On-Demand G and VT instances (Service Quotas L-DB2E81BA) so the ai NodePool can launch GPU nodes; null to leave the quota alone. Large increases go to AWS for approval (hours to days)."
+  type        = number
+  default     = null
 }
 
 variable "node_iam_role_additional_policies" {

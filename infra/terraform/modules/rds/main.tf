@@ -50,6 +50,14 @@ resource "aws_db_parameter_group" "this" {
     value = "1"
   }
 
+  # Explicit connection budget: charts/pgbouncer divides it among its replicas
+  # (deploy/environments/<env>/pgbouncer.yaml `pools.rdsMaxConnections`, tests/infra/test_sync.py).
+  parameter {
+    name         = "max_connections"
+    value        = tostring(var.max_connections)
+    apply_method = "pending-reboot"
+  }
+
   # Slow query log (shipped to CloudWatch Logs via enabled_cloudwatch_logs_exports).
   parameter {
     name  = "log_min_duration_statement"

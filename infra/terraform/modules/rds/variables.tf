@@ -110,6 +110,17 @@ variable "deletion_protection" {
   default     = true
 }
 
+variable "max_connections" {
+  description = "Postgres max_connections (a static parameter: applied at the next reboot). Set it explicitly so PgBouncer's pool sizes (charts/pgbouncer) are derived from a known budget; keep it within the instance class's memory (RDS default LEAST(DBInstanceClassMemory/9531392, 5000))."
+  type        = number
+  default     = 200
+
+  validation {
+    condition     = var.max_connections >= 20 && var.max_connections <= 5000
+    error_message = "max_connections must be between 20 and 5000."
+  }
+}
+
 variable "log_min_duration_statement_ms" {
   description = "Log statements slower than this many milliseconds (-1 disables)."
   type        = number

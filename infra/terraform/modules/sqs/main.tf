@@ -1,14 +1,20 @@
 locals {
-  suffix = var.fifo ? ".fifo" : ""
-  pools  = var.create ? var.pools : {}
-
-  names = { for pool, _ in local.pools : pool => "${var.env}-jobfleet-${pool}" }
-
-  visibility = {
-    for pool, p in local.pools : pool => coalesce(p.visibility_timeout_seconds, p.max_job_seconds + 60)
-  }
+  pools = var.create ? var.pools : {}
 
   sse_sqs = var.kms_master_key_id == null
+}
+
+# Every queue (main and priority) of every pool, named by CONTRACTS.md; provider-free so its
+# naming is tested offline (modules/topology/tests).
+module "topology" {
+  source = "./modules/topology"
+
+  env   = var.env
+  pools = local.pools
+}
+
+locals {
+  queues = module.topology.queues
 }
 
 ################################################################################
@@ -16,26 +22,26 @@ locals {
 ################################################################################
 
 resource "aws_sqs_queue" "dlq" {
-  for_each = local.pools
+  for_each = local.queues
 
-  name                        = "${local.names[each.key]}-dlq${local.suffix}"
-  fifo_queue                  = var.fifo ? true : null
-  content_based_deduplication = var.fifo ? var.content_based_deduplication : null
+  name                        = each.value.dlq_name
+  fifo_queue                  = each.value.fifo ? true : null
+  content_based_deduplication = each.value.fifo ? each.value.content_based_deduplication : null
 
   message_retention_seconds  = var.dlq_message_retention_seconds
   receive_wait_time_seconds  = var.receive_wait_time_seconds
-  visibility_timeout_seconds = local.visibility[each.key]
+  visibility_timeout_seconds = each.value.visibility_timeout_seconds
 
   sqs_managed_sse_enabled           = local.sse_sqs ? true : null
   kms_master_key_id                 = var.kms_master_key_id
   kms_data_key_reuse_period_seconds = local.sse_sqs ? null : var.kms_data_key_reuse_period_seconds
 
-  tags = merge(var.tags, { "jobfleet.io/pool" = each.key, "jobfleet.io/queue-role" = "dlq" })
+  tags = merge(var.tags, { "jobfleet.io/pool" = each.value.pool, "jobfleet.io/queue" = each.value.queue, "jobfleet.io/queue-role" = "dlq" })
 }
 
-# Only the pool's own queue may redrive into its DLQ.
+# Only the queue's own source may redrive into its DLQ.
 resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
-  for_each = local.pools
+  for_each = local.queues
 
   queue_url = aws_sqs_queue.dlq[each.key].id
   redrive_allow_policy = jsonencode({
@@ -49,13 +55,16 @@ resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
 ################################################################################
 
 resource "aws_sqs_queue" "this" {
-  for_each = local.pools
+  for_each = local.queues
 
-  name                        = "${local.names[each.key]}${local.suffix}"
-  fifo_queue                  = var.fifo ? true : null
-  content_based_deduplication = var.fifo ? var.content_based_deduplication : null
+  name                        = each.value.name
+  fifo_queue                  = each.value.fifo ? true : null
+  content_based_deduplication = each.value.fifo ? each.value.content_based_deduplication : null
+  # High-throughput FIFO: deduplication and the throughput limit per message group.
+  deduplication_scope   = each.value.fifo && each.value.high_throughput ? "messageGroup" : null
+  fifo_throughput_limit = each.value.fifo && each.value.high_throughput ? "perMessageGroupId" : null
 
-  visibility_timeout_seconds = local.visibility[each.key]
+  visibility_timeout_seconds = each.value.visibility_timeout_seconds
   receive_wait_time_seconds  = var.receive_wait_time_seconds
   message_retention_seconds  = each.value.message_retention_seconds
   delay_seconds              = each.value.delay_seconds
@@ -69,7 +78,7 @@ resource "aws_sqs_queue" "this" {
   kms_master_key_id                 = var.kms_master_key_id
   kms_data_key_reuse_period_seconds = local.sse_sqs ? null : var.kms_data_key_reuse_period_seconds
 
-  tags = merge(var.tags, { "jobfleet.io/pool" = each.key, "jobfleet.io/queue-role" = "source" })
+  tags = merge(var.tags, { "jobfleet.io/pool" = each.value.pool, "jobfleet.io/queue" = each.value.queue, "jobfleet.io/queue-role" = "source" })
 }
 
 ################################################################################
@@ -77,7 +86,7 @@ resource "aws_sqs_queue" "this" {
 ################################################################################
 
 data "aws_iam_policy_document" "tls_only" {
-  for_each = local.pools
+  for_each = local.queues
 
   statement {
     sid     = "DenyInsecureTransport"
@@ -102,14 +111,14 @@ data "aws_iam_policy_document" "tls_only" {
 }
 
 resource "aws_sqs_queue_policy" "this" {
-  for_each = local.pools
+  for_each = local.queues
 
   queue_url = aws_sqs_queue.this[each.key].id
   policy    = data.aws_iam_policy_document.tls_only[each.key].json
 }
 
 resource "aws_sqs_queue_policy" "dlq" {
-  for_each = local.pools
+  for_each = local.queues
 
   queue_url = aws_sqs_queue.dlq[each.key].id
   policy    = data.aws_iam_policy_document.tls_only[each.key].json
@@ -120,7 +129,7 @@ resource "aws_sqs_queue_policy" "dlq" {
 ################################################################################
 
 resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
-  for_each = var.create_alarms ? local.pools : {}
+  for_each = var.create_alarms ? local.queues : {}
 
   alarm_name          = "${aws_sqs_queue.dlq[each.key].name}-not-empty"
   alarm_description   = "Dead-lettered jobs in ${aws_sqs_queue.dlq[each.key].name}: inspect with `worker dlq list` and replay or purge."
@@ -140,7 +149,7 @@ resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "oldest_message_age" {
-  for_each = var.create_alarms ? local.pools : {}
+  for_each = var.create_alarms ? local.queues : {}
 
   alarm_name          = "${aws_sqs_queue.this[each.key].name}-oldest-message-age"
   alarm_description   = "Oldest message in ${aws_sqs_queue.this[each.key].name} is older than ${each.value.oldest_message_age_alarm_seconds}s: the pool is not keeping up (check KEDA/Karpenter scale-out)."

@@ -16,7 +16,9 @@ variable "env" {
 
 variable "pools" {
   description = <<-EOT
-    Worker pools, each with its own queue and dead-letter queue. Keys are pool names.
+    Worker pools, each with its own queue and dead-letter queue. Keys are pool names: any name
+    matching ^[a-z][a-z0-9-]{0,30}[a-z0-9]$ (CONTRACTS.md; valid in SQS, Kubernetes and Prometheus),
+    not only the bundled media, notifications, ai.
     - max_job_seconds: the longest a job of this pool may run (its handler timeout).
     - visibility_timeout_seconds: initial visibility; must be >= max_job_seconds (the worker
       extends it with heartbeats, this is the floor if a heartbeat is missed). Defaults to
@@ -25,6 +27,11 @@ variable "pools" {
       own max_attempts (default 5); this only catches crash loops and poison messages.
     - message_retention_seconds: retention of the source queue.
     - oldest_message_age_alarm_seconds: alarm threshold on ApproximateAgeOfOldestMessage.
+    - fifo: make the pool's queues FIFO (`.fifo`, FIFO DLQ): `content_based_deduplication`
+      (dedup on a body hash instead of MessageDeduplicationId), `high_throughput`
+      (deduplication_scope messageGroup + fifo_throughput_limit perMessageGroupId).
+    - priority_queues: names `q` of extra queues of the pool, `<env>-jobfleet-<pool>-<q>` each with
+      its own DLQ `<env>-jobfleet-<pool>-<q>-dlq`; the pool's role covers them all.
   EOT
   type = map(object({
     max_job_seconds                  = number
@@ -33,6 +40,11 @@ variable "pools" {
     message_retention_seconds        = optional(number, 345600)
     delay_seconds                    = optional(number, 0)
     oldest_message_age_alarm_seconds = optional(number, 900)
+    fifo = optional(object({
+      content_based_deduplication = optional(bool, false)
+      high_throughput             = optional(bool, false)
+    }))
+    priority_queues = optional(list(string), [])
   }))
   default = {
     media         = { max_job_seconds = 300 }
@@ -41,8 +53,22 @@ variable "pools" {
   }
 
   validation {
-    condition     = alltrue([for k in keys(var.pools) : contains(["media", "notifications", "ai"], k)])
-    error_message = "Pool names must be among media, notifications, ai."
+    condition     = alltrue([for k in keys(var.pools) : can(regex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$", k))])
+    error_message = "Pool names must match ^[a-z][a-z0-9-]{0,30}[a-z0-9]$ (CONTRACTS.md)."
+  }
+
+  validation {
+    condition = alltrue(flatten([for p in values(var.pools) : [
+      for q in p.priority_queues : can(regex("^[a-z][a-z0-9-]{0,14}[a-z0-9]$", q)) && q != "dlq"
+    ]]))
+    error_message = "priority_queues names must match ^[a-z][a-z0-9-]{0,14}[a-z0-9]$ and not be dlq."
+  }
+
+  validation {
+    condition = alltrue([for pool, p in var.pools : alltrue([
+      for q in p.priority_queues : length("${pool}-${q}") <= 59 && !contains(keys(var.pools), "${pool}-${q}")
+    ])])
+    error_message = "A priority queue <pool>-<q> must not collide with another pool's name, and queue names must fit SQS's 80 characters."
   }
 
   validation {
@@ -73,18 +99,6 @@ variable "pools" {
     condition     = alltrue([for p in values(var.pools) : p.delay_seconds >= 0 && p.delay_seconds <= 900])
     error_message = "delay_seconds must be between 0 and 900."
   }
-}
-
-variable "fifo" {
-  description = "Create FIFO queues (names get the `.fifo` suffix; the DLQ of a FIFO queue is FIFO too)."
-  type        = bool
-  default     = false
-}
-
-variable "content_based_deduplication" {
-  description = "FIFO only: deduplicate on a SHA-256 of the body. The envelope carries a unique id, so producers normally set MessageDeduplicationId instead."
-  type        = bool
-  default     = false
 }
 
 variable "receive_wait_time_seconds" {

@@ -15,6 +15,14 @@ locals {
   bucket = var.media_bucket_arn
 }
 
+# Which queues each grant covers (provider-free, tested offline: modules/grants/tests).
+module "grants" {
+  source = "./modules/grants"
+
+  pools  = local.pools
+  queues = var.queues
+}
+
 ################################################################################
 # Trust (IRSA): one document per role, each assumable only by its own
 # `system:serviceaccount:<namespace>:<name>` through the cluster's OIDC
@@ -23,10 +31,14 @@ locals {
 ################################################################################
 
 locals {
-  eso_sa  = split("/", var.external_secrets_service_account)
-  keda_sa = split("/", var.keda_service_account)
-  eso     = var.create && var.create_external_secrets_role ? 1 : 0
-  keda    = var.create && var.create_keda_operator_role ? 1 : 0
+  eso_sa     = split("/", var.external_secrets_service_account)
+  keda_sa    = split("/", var.keda_service_account)
+  control_sa = split("/", var.control_service_account)
+  console_sa = split("/", var.console_service_account)
+  eso        = var.create && var.create_external_secrets_role ? 1 : 0
+  keda       = var.create && var.create_keda_operator_role ? 1 : 0
+  control    = var.create && var.create_control_role ? 1 : 0
+  console    = var.create && var.create_console_role ? 1 : 0
 
   # role key => service account subject it trusts. Pool keys are the pool
   # names; the operators use keys that can never be a pool name.
@@ -35,6 +47,8 @@ locals {
     { for k, sa in {
       "external-secrets" = local.eso == 1 ? "system:serviceaccount:${local.eso_sa[0]}:${local.eso_sa[1]}" : null
       "keda-operator"    = local.keda == 1 ? "system:serviceaccount:${local.keda_sa[0]}:${local.keda_sa[1]}" : null
+      "control"          = local.control == 1 ? "system:serviceaccount:${local.control_sa[0]}:${local.control_sa[1]}" : null
+      "console"          = local.console == 1 ? "system:serviceaccount:${local.console_sa[0]}:${local.console_sa[1]}" : null
     } : k => sa if sa != null },
   )
 }
@@ -73,8 +87,9 @@ data "aws_iam_policy_document" "assume" {
 data "aws_iam_policy_document" "common" {
   for_each = local.pools
 
-  # Long-poll, ack (batch delete), heartbeat/backoff (visibility), lag metrics.
-  # DeleteMessageBatch / ChangeMessageVisibilityBatch are authorised by these actions.
+  # Long-poll, ack (batch delete), heartbeat/backoff (visibility), lag metrics, on every queue of
+  # the pool (main and priority queues). DeleteMessageBatch / ChangeMessageVisibilityBatch are
+  # authorised by these actions.
   statement {
     sid    = "ConsumeOwnQueue"
     effect = "Allow"
@@ -85,7 +100,7 @@ data "aws_iam_policy_document" "common" {
       "sqs:GetQueueAttributes",
       "sqs:GetQueueUrl",
     ]
-    resources = [var.queues[each.key].arn]
+    resources = module.grants.consume_arns[each.key]
   }
 
   # The worker dead-letters permanent failures itself (SendMessage with error
@@ -98,7 +113,7 @@ data "aws_iam_policy_document" "common" {
       "sqs:GetQueueAttributes",
       "sqs:GetQueueUrl",
     ]
-    resources = [var.queues[each.key].dlq_arn]
+    resources = module.grants.dead_letter_arns[each.key]
   }
 
   # Payloads too large for SQS arrive as s3://<bucket>/claim-check/... references.
@@ -277,10 +292,15 @@ data "aws_iam_policy_document" "ai" {
 ################################################################################
 
 locals {
-  policy_json = {
+  # The bundled pools add their handlers' permissions; any other pool (user-defined, e.g.
+  # `reports`) gets the common set: its queues, claim checks and its own SSM parameters.
+  bundled_policy_json = {
     media         = try(data.aws_iam_policy_document.media[0].json, null)
     notifications = try(data.aws_iam_policy_document.notifications[0].json, null)
     ai            = try(data.aws_iam_policy_document.ai[0].json, null)
+  }
+  policy_json = {
+    for pool in local.pools : pool => coalesce(lookup(local.bundled_policy_json, pool, null), data.aws_iam_policy_document.common[pool].json)
   }
 }
 
@@ -300,7 +320,7 @@ resource "aws_iam_policy" "this" {
   for_each = local.pools
 
   name        = "${var.env}-jobfleet-${each.key}"
-  description = "jobfleet ${each.key} workers (${var.env}): own queue + DLQ and the bucket prefixes of the pool"
+  description = "jobfleet ${each.key} workers (${var.env}): own queues + DLQs and the bucket prefixes of the pool"
   policy      = local.policy_json[each.key]
 
   tags = merge(var.tags, { "jobfleet.io/pool" = each.key })
@@ -380,7 +400,7 @@ data "aws_iam_policy_document" "keda" {
     sid       = "ReadQueueDepth"
     effect    = "Allow"
     actions   = ["sqs:GetQueueAttributes"]
-    resources = [for pool in sort(tolist(local.pools)) : var.queues[pool].arn]
+    resources = module.grants.all_queue_arns
   }
 }
 
@@ -402,4 +422,101 @@ resource "aws_iam_role_policy" "keda_operator" {
   name   = "read-queue-depth"
   role   = aws_iam_role.keda_operator[0].id
   policy = data.aws_iam_policy_document.keda[0].json
+}
+
+################################################################################
+# worker control (charts/fleet): queue gauges of every pool, also at zero pods,
+# and the KEDA external scaler. Reads queue attributes and resolves queue URLs
+# of every pool queue and DLQ; never sees a message.
+################################################################################
+
+data "aws_iam_policy_document" "control" {
+  count = local.control
+
+  statement {
+    sid       = "ReadQueueAttributes"
+    effect    = "Allow"
+    actions   = ["sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+    resources = concat(module.grants.all_queue_arns, module.grants.all_dlq_arns)
+  }
+}
+
+resource "aws_iam_role" "control" {
+  count = local.control
+
+  name                 = "${var.env}-jobfleet-control"
+  description          = "jobfleet worker control (${var.env}); IRSA for ${var.control_service_account}; reads the attributes of every pool queue and DLQ"
+  assume_role_policy   = data.aws_iam_policy_document.assume["control"].json
+  permissions_boundary = var.permissions_boundary_arn
+  max_session_duration = 3600
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "control" {
+  count = local.control
+
+  name   = "read-queue-attributes"
+  role   = aws_iam_role.control[0].id
+  policy = data.aws_iam_policy_document.control[0].json
+}
+
+################################################################################
+# worker console (charts/fleet `console`): the operator web console. Reads the
+# depth of every queue; moves dead letters back (receive/delete on the DLQs,
+# send to the pool queues) and starts/cancels SQS redrive tasks; purges DLQs.
+# It never reads or writes the media bucket, SSM or any other data.
+################################################################################
+
+data "aws_iam_policy_document" "console" {
+  count = local.console
+
+  statement {
+    sid       = "ReadQueueAttributes"
+    effect    = "Allow"
+    actions   = ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListDeadLetterSourceQueues"]
+    resources = concat(module.grants.all_queue_arns, module.grants.all_dlq_arns)
+  }
+
+  statement {
+    sid    = "TriageAndReplayDeadLetters"
+    effect = "Allow"
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:ChangeMessageVisibility",
+      "sqs:PurgeQueue",
+      "sqs:StartMessageMoveTask",
+      "sqs:ListMessageMoveTasks",
+      "sqs:CancelMessageMoveTask",
+    ]
+    resources = module.grants.all_dlq_arns
+  }
+
+  statement {
+    sid       = "ReplayToPoolQueues"
+    effect    = "Allow"
+    actions   = ["sqs:SendMessage"]
+    resources = module.grants.all_queue_arns
+  }
+}
+
+resource "aws_iam_role" "console" {
+  count = local.console
+
+  name                 = "${var.env}-jobfleet-console"
+  description          = "jobfleet web console (${var.env}); IRSA for ${var.console_service_account}; DLQ triage, replay, redrive and purge"
+  assume_role_policy   = data.aws_iam_policy_document.assume["console"].json
+  permissions_boundary = var.permissions_boundary_arn
+  max_session_duration = 3600
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "console" {
+  count = local.console
+
+  name   = "dead-letter-operations"
+  role   = aws_iam_role.console[0].id
+  policy = data.aws_iam_policy_document.console[0].json
 }

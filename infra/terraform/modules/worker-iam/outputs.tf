@@ -28,7 +28,17 @@ output "external_secrets_role_arn" {
   value       = try(aws_iam_role.external_secrets[0].arn, null)
 }
 
+output "control_role_arn" {
+  description = "IRSA role of `worker control` (charts/fleet `control.roleArn`; by default the chart builds the same ARN)."
+  value       = try(aws_iam_role.control[0].arn, null)
+}
+
 output "keda_operator_role_arn" {
   description = "IRSA role of the KEDA operator (annotate its service account with it): GetQueueAttributes on the pools' queues."
   value       = try(aws_iam_role.keda_operator[0].arn, null)
+}
+
+output "console_role_arn" {
+  description = "IRSA role of the web console (charts/fleet `console.roleArn`; by default the chart builds the same ARN)."
+  value       = try(aws_iam_role.console[0].arn, null)
 }

@@ -15,13 +15,19 @@ variable "env" {
 }
 
 variable "pools" {
-  description = "Pools to create an IRSA role for."
+  description = "Pools to create an IRSA role for (`<env>-jobfleet-<pool>`): any name matching ^[a-z][a-z0-9-]{0,30}[a-z0-9]$ (CONTRACTS.md), the keys of the sqs module's `pools`."
   type        = set(string)
   default     = ["media", "notifications", "ai"]
 
   validation {
-    condition     = alltrue([for p in var.pools : contains(["media", "notifications", "ai"], p)])
-    error_message = "Pools must be among media, notifications, ai."
+    condition     = alltrue([for p in var.pools : can(regex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$", p))])
+    error_message = "Pool names must match ^[a-z][a-z0-9-]{0,30}[a-z0-9]$ (CONTRACTS.md)."
+  }
+
+  # The operators' roles share the trust-subject map with the pools and are named <env>-jobfleet-<key>.
+  validation {
+    condition     = length(setintersection(var.pools, ["external-secrets", "keda-operator", "control", "console"])) == 0
+    error_message = "external-secrets, keda-operator, control and console name operator roles, not pools."
   }
 }
 
@@ -47,10 +53,11 @@ variable "oidc_provider" {
 }
 
 variable "queues" {
-  description = "Per pool: ARN of its queue and of its dead-letter queue (sqs module output `queues`)."
+  description = "Per pool: ARN of its queue and of its dead-letter queue, and of each priority queue and its DLQ (sqs module output `queues`)."
   type = map(object({
-    arn     = string
-    dlq_arn = string
+    arn             = string
+    dlq_arn         = string
+    priority_queues = optional(map(object({ arn = string, dlq_arn = string })), {})
   }))
 }
 
@@ -153,6 +160,40 @@ variable "keda_service_account" {
   validation {
     condition     = can(regex("^[a-z0-9-]+/[a-z0-9-]+$", var.keda_service_account))
     error_message = "keda_service_account must be <namespace>/<name>."
+  }
+}
+
+variable "create_control_role" {
+  description = "Create the IRSA role `<env>-jobfleet-control` of `worker control` (charts/fleet): GetQueueAttributes and GetQueueUrl on every pool queue and DLQ."
+  type        = bool
+  default     = true
+}
+
+variable "control_service_account" {
+  description = "`<namespace>/<name>` of the `worker control` service account."
+  type        = string
+  default     = "jobfleet/jobfleet-control"
+
+  validation {
+    condition     = can(regex("^[a-z0-9-]+/[a-z0-9-]+$", var.control_service_account))
+    error_message = "control_service_account must be <namespace>/<name>."
+  }
+}
+
+variable "create_console_role" {
+  description = "Create the IRSA role `<env>-jobfleet-console` of the web console (charts/fleet `console`): queue attributes everywhere; receive, delete, purge and redrive on the DLQs; send to the pool queues (replay)."
+  type        = bool
+  default     = true
+}
+
+variable "console_service_account" {
+  description = "`<namespace>/<name>` of the web console's service account."
+  type        = string
+  default     = "jobfleet/jobfleet-console"
+
+  validation {
+    condition     = can(regex("^[a-z0-9-]+/[a-z0-9-]+$", var.console_service_account))
+    error_message = "console_service_account must be <namespace>/<name>."
   }
 }
 

@@ -17,13 +17,19 @@ module "sqs" {
   tags = { Example = "sqs" }
 }
 
-# FIFO variant: names end with .fifo (dev-jobfleet-media.fifo, dev-jobfleet-media-dlq.fifo).
-module "sqs_fifo" {
+# A fourth pool: FIFO with high throughput and a priority queue -> dev-jobfleet-reports.fifo,
+# dev-jobfleet-reports-dlq.fifo, dev-jobfleet-reports-urgent.fifo, dev-jobfleet-reports-urgent-dlq.fifo.
+module "sqs_reports" {
   source = "../.."
 
-  env           = "dev"
-  fifo          = true
-  pools         = { media = { max_job_seconds = 300 } }
+  env = "dev"
+  pools = {
+    reports = {
+      max_job_seconds = 600
+      fifo            = { content_based_deduplication = true, high_throughput = true }
+      priority_queues = ["urgent"]
+    }
+  }
   create_alarms = false
 }
 
