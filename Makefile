@@ -15,6 +15,10 @@ export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/jobfleet
 export CARGO_TERM_COLOR ?= never
 
 CARGO ?= cargo
+# The console's browser test is one of test-rust's integration tests
+# (`test-console` runs it alone); every cargo command of `make test` turns it
+# on, so they all build the same crates.
+RUST_TEST_FEATURES := --features jobfleet-console/browser-tests
 
 .PHONY: help
 help: ## List targets
@@ -44,12 +48,20 @@ build: deps ## Build the worker binary (debug)
 .PHONY: lint
 lint: deps ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --locked --workspace $(RUST_TEST_FEATURES) --all-targets -- -D warnings
 
 .PHONY: test-rust
-test-rust: deps stack-up grpc-tools ## Unit and integration tests against the local stack (starts from an empty moto), the example crate and the Node.js producer included
+# Every cargo command of `make test` selects the whole workspace (`--workspace`,
+# narrowed by target filters), never one package (`-p`): cargo unifies the
+# dependencies' features over the packages selected, so a `-p` build resolves
+# tokio, rustls, hyper... with other features and compiles the dependency tree
+# again (three extra cold builds, a third of CI's time). `--exclude reliability
+# --exclude fleet` keeps the same features (they add none).
+test-rust: deps stack-up grpc-tools ## Unit tests of every crate; integration tests against the local stack (starts from an empty moto): the example crate, the Node.js producer and the console in a real browser included
 	@scripts/stack.sh reset
-	$(CARGO) test --locked --workspace --exclude reliability --exclude fleet
+	@scripts/browser-tools.sh >/dev/null
+	$(CARGO) test --locked --workspace $(RUST_TEST_FEATURES) --lib --bins
+	$(CARGO) test --locked --workspace $(RUST_TEST_FEATURES) --exclude reliability --exclude fleet --test '*'
 
 .PHONY: grpc-tools
 grpc-tools: ## Install the pinned Python gRPC client (KEDA's side of control/'s API tests) into .tools/grpc
@@ -58,18 +70,18 @@ grpc-tools: ## Install the pinned Python gRPC client (KEDA's side of control/'s 
 .PHONY: test-fleet
 test-fleet: deps stack-up ## Fleet harness, short profile: scenarios 1 and 3 with real workers under the prod chart values (~4 min)
 	@scripts/charts-venv.sh >/dev/null
-	$(CARGO) test --locked -p fleet
+	$(CARGO) test --locked --workspace $(RUST_TEST_FEATURES) --test short
 
 .PHONY: fleet
 fleet: deps stack-up ## Fleet harness, every scenario and policy; rewrites docs/FLEET.md and docs/fleet/*.svg
 	@scripts/charts-venv.sh >/dev/null
-	$(CARGO) build --locked -p worker
-	$(CARGO) run --locked -p fleet -- --profile full $(FLEET_ARGS)
+	$(CARGO) build --locked --workspace --bin worker --bin fleet --test cli
+	"$${CARGO_TARGET_DIR:-target}/debug/fleet" --profile full $(FLEET_ARGS)
 
 .PHONY: test-reliability
 test-reliability: deps stack-up ## Crash, fault and hostile-input scenarios (RELIABILITY_RUNS=3 for the report); rewrites docs/RELIABILITY.md
 	rm -rf target/reliability
-	$(CARGO) test --locked -p reliability
+	$(CARGO) test --locked --workspace $(RUST_TEST_FEATURES) --test scenarios --test corpus --test hostile_media
 	@# The binary `cargo test` just built (a `cargo run` would rebuild the
 	@# dependency tree without the tests' dev-dependency features).
 	"$${CARGO_TARGET_DIR:-target}/debug/reliability-report" --expect kill9_loop,sigterm_drain,sqs_blackhole,postgres_cut,partial_batch_failures,visibility_race,relay_kill9
@@ -93,10 +105,10 @@ checks-selftest: ## Plant one known defect per infra/charts check in a copy of t
 .PHONY: docs
 docs: deps ## API docs with warnings as errors (cargo doc), and the doc tests
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --workspace --no-deps
-	$(CARGO) test --locked --workspace --doc
+	$(CARGO) test --locked --workspace $(RUST_TEST_FEATURES) --doc
 
 .PHONY: test
-test: stack-up lint deny docs test-rust test-console test-fleet test-reliability fuzz-smoke infra-check charts-check checks-selftest ## Everything CI runs
+test: stack-up lint deny docs test-rust test-fleet test-reliability fuzz-smoke infra-check charts-check checks-selftest ## Everything CI runs
 
 .PHONY: demo
 demo: stack-up build ## Run the fleet on sample jobs and print what happened
@@ -125,7 +137,7 @@ fuzz: deps ## Longer fuzzing run: FUZZ_SECS (1800) s per target, corpus kept in 
 .PHONY: test-console
 test-console: deps stack-up ## Console in a real browser: playwright-core (npm, pinned) drives Debian's chromium, both installed by scripts/browser-tools.sh into .tools/browser
 	@scripts/browser-tools.sh >/dev/null
-	$(CARGO) test --locked -p jobfleet-console --features browser-tests --test browser
+	$(CARGO) test --locked --workspace $(RUST_TEST_FEATURES) --test browser
 
 .PHONY: console-screenshots
 console-screenshots: ## Regenerate docs/console/*.png (the browser test's screenshots)

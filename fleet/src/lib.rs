@@ -31,15 +31,19 @@ pub fn environment(scale: f64, environment: &str) -> Result<run::Env> {
         bail!("scripts/charts-venv.sh failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     let python = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_owned());
-    // The worker binary as cargo builds it now (a no-op when fresh).
+    // The worker binary as cargo builds it now: a no-op after `cargo test
+    // --workspace`. The whole workspace is selected and one of worker's tests
+    // named, so cargo resolves the dependencies' features as the test build
+    // did (dev-dependencies included) and reuses it; `-p worker` alone
+    // would resolve tokio and others differently and compile the tree again.
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = std::process::Command::new(cargo)
-        .args(["build", "--locked", "-p", "worker", "--bin", "worker"])
+        .args(["build", "--locked", "--workspace", "--bin", "worker", "--test", "cli"])
         .current_dir(&repo)
         .status()
-        .context("cargo build -p worker")?;
+        .context("cargo build --bin worker")?;
     if !status.success() {
-        bail!("cargo build -p worker failed");
+        bail!("cargo build --bin worker failed");
     }
     let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| repo.join("target"));
     let worker = target.join("debug/worker");

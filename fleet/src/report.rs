@@ -90,14 +90,14 @@ fn fmt_opt(v: Option<f64>) -> String {
 /// The results table of one scenario.
 pub fn table(outcome: &ScenarioOutcome) -> String {
     let mut s = String::from(
-        "| policy | pool | jobs | pod-minutes | peak pods | cut | lost | dead-lettered | p50 wait (s) | p99 wait (s) | SLO misses | first job from idle (s) | drained after (s) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| policy | pool | jobs | pod-minutes | peak pods | cut | lost | unfinished at horizon | dead-lettered | p50 wait (s) | p99 wait (s) | SLO misses | first job from idle (s) | drained after (s) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in &outcome.runs {
         for p in &r.pools {
             let start = r.spec.waves.iter().filter(|w| w.pool == p.pool).map(|w| w.at).fold(f64::INFINITY, f64::min);
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {:.1} | {} | {} | {} | {} | {:.1} | {:.1} | {} (> {:.0} s) | {} | {} |",
+                "| {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {} (> {:.0} s) | {} | {} |",
                 r.spec.policy,
                 p.pool,
                 p.jobs,
@@ -105,6 +105,7 @@ pub fn table(outcome: &ScenarioOutcome) -> String {
                 p.stats.peak_pods,
                 p.cut,
                 p.lost,
+                p.unfinished,
                 p.dead_lettered,
                 p.quantile(0.5),
                 p.quantile(0.99),

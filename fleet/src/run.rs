@@ -87,7 +87,13 @@ pub struct PoolResult {
     pub jobs: u32,
     pub succeeded: u32,
     pub dead_lettered: u32,
+    /// Not finished and no longer anywhere: neither in the ledger as final
+    /// nor waiting in the queue at the end.
     pub lost: u32,
+    /// Not finished at the horizon but still in the queue (visible, in
+    /// flight or delayed): late, not lost. A policy that leaves work here
+    /// drains slower than the run lasted.
+    pub unfinished: u32,
     /// Extra attempts: a job SIGKILLed or abandoned mid-run runs again.
     pub cut: u32,
     pub waits: Vec<f64>,
@@ -603,7 +609,7 @@ async fn run_in(
         let dlq_depth = depth(sqs, dlq).await.unwrap_or_default();
         let mut waits = Vec::new();
         let mut rollout_waits = Vec::new();
-        let (mut jobs, mut succeeded, mut lost, mut cut) = (0, 0, 0, 0);
+        let (mut jobs, mut succeeded, mut not_final, mut cut) = (0, 0, 0, 0);
         let mut first: Option<f64> = None;
         let mut first_sent: Option<f64> = None;
         for (id, job_pool, sent_at) in sent.iter().filter(|(_, p, _)| *p == pool) {
@@ -614,7 +620,7 @@ async fn run_in(
                     if status == "succeeded" {
                         succeeded += 1;
                     } else if status != "failed" && status != "dead" {
-                        lost += 1;
+                        not_final += 1;
                     }
                     cut += (*attempts - 1).max(0) as u32;
                     if let (Some(e), Some(s)) = (enqueued, started) {
@@ -630,10 +636,14 @@ async fn run_in(
                         }
                     }
                 }
-                None => lost += 1,
+                None => not_final += 1,
             }
             let _ = job_pool;
         }
+        // What is still queued at the end is late, not lost; only the rest is.
+        let queued = depth(sqs, &queue_of[&pool].0).await.map(|d| d.visible + d.in_flight + d.delayed).unwrap_or_default();
+        let unfinished = not_final.min(u32::try_from(queued).unwrap_or(u32::MAX));
+        let lost = not_final - unfinished;
         let slo_secs = slos.get(&pool).and_then(|s| s.get("queue_oldest_age_slo_seconds")).copied().unwrap_or(f64::INFINITY);
         let slo_misses = waits.iter().filter(|w| **w > slo_secs).count() as u32;
         let (min_replicas, polling_secs) = match &d.spec.autoscaler {
@@ -655,6 +665,7 @@ async fn run_in(
             succeeded,
             dead_lettered: dlq_depth.visible as u32,
             lost,
+            unfinished,
             cut,
             waits,
             slo_secs,

@@ -125,10 +125,16 @@ pub fn check_s1(r: &RunResult) -> Check {
     Ok(())
 }
 
-/// No job lost, none cut (every run).
+/// No job lost, none cut, none left in the queue at the horizon (every run).
 pub fn check_nothing_lost_or_cut(r: &RunResult) -> Check {
     for p in &r.pools {
         ensure(p.lost == 0, || format!("{} ({}): {} of {} jobs lost", p.pool, r.spec.policy, p.lost, p.jobs))?;
+        ensure(p.unfinished == 0, || {
+            format!(
+                "{} ({}): {} of {} jobs still queued at the {:.0} s horizon (not lost: the pool drained too slowly)",
+                p.pool, r.spec.policy, p.unfinished, p.jobs, r.ended_at
+            )
+        })?;
         ensure(p.cut == 0, || {
             format!("{} ({}): {} jobs cut mid-run by scale-in ({} pods SIGKILLed)", p.pool, r.spec.policy, p.cut, p.stats.sigkilled)
         })?;

@@ -8,9 +8,10 @@
 //! The TCP [`FaultProxy`](crate::fault_proxy::FaultProxy) cannot do this:
 //! it needs to read the request (AWS JSON protocol, `X-Amz-Target`).
 
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -22,6 +23,7 @@ use tokio::task::JoinHandle;
 
 const DELETE_BATCH: &str = "AmazonSQS.DeleteMessageBatch";
 const VISIBILITY_BATCH: &str = "AmazonSQS.ChangeMessageVisibilityBatch";
+const RECEIVE: &str = "AmazonSQS.ReceiveMessage";
 
 #[derive(Debug)]
 struct Inner {
@@ -34,9 +36,23 @@ struct Inner {
     injected_deletes: AtomicU64,
     injected_visibility: AtomicU64,
     batch_calls: AtomicU64,
-    /// Entries SQS reported deleted: the suite compares this with the
-    /// outcomes the ledger has recorded (a delete must never come first).
-    deleted: AtomicU64,
+    /// Which job each receipt handle delivered (from the envelope's `id` in
+    /// each ReceiveMessage answer), and the jobs whose message SQS has
+    /// confirmed deleted: the suite checks each of those has its outcome
+    /// recorded (a delete must never come first).
+    ///
+    /// Per job, not per confirmation: SQS (and moto) confirm a delete of any
+    /// receipt handle of a message already deleted, so a message delivered
+    /// twice, or a batch the SDK resent after an attempt timeout, is
+    /// confirmed twice for one job.
+    deliveries: Mutex<Deliveries>,
+    delete_confirmations: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Deliveries {
+    job_of_handle: HashMap<String, String>,
+    deleted_jobs: HashSet<String>,
 }
 
 #[derive(Debug)]
@@ -57,7 +73,8 @@ impl SqsFaults {
             injected_deletes: AtomicU64::new(0),
             injected_visibility: AtomicU64::new(0),
             batch_calls: AtomicU64::new(0),
-            deleted: AtomicU64::new(0),
+            deliveries: Mutex::default(),
+            delete_confirmations: AtomicU64::new(0),
         });
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
@@ -90,9 +107,19 @@ impl SqsFaults {
         (self.inner.injected_deletes.load(Ordering::SeqCst), self.inner.injected_visibility.load(Ordering::SeqCst))
     }
 
-    /// Messages SQS confirmed deleted through this proxy.
+    /// Jobs whose message SQS confirmed deleted through this proxy.
     pub fn deleted(&self) -> u64 {
-        self.inner.deleted.load(Ordering::SeqCst)
+        self.inner.deliveries().deleted_jobs.len() as u64
+    }
+
+    /// The ids of those jobs (envelope ids, as text).
+    pub fn deleted_jobs(&self) -> Vec<String> {
+        self.inner.deliveries().deleted_jobs.iter().cloned().collect()
+    }
+
+    /// Delete entries SQS confirmed, repeats included.
+    pub fn delete_confirmations(&self) -> u64 {
+        self.inner.delete_confirmations.load(Ordering::SeqCst)
     }
 
     pub fn batch_calls(&self) -> u64 {
@@ -106,10 +133,53 @@ impl Drop for SqsFaults {
     }
 }
 
-/// The batch call this request is, if it is one the proxy acts on.
-fn batch_target(headers: &HeaderMap) -> Option<&'static str> {
+impl Inner {
+    fn deliveries(&self) -> std::sync::MutexGuard<'_, Deliveries> {
+        self.deliveries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Remembers which job each received message carries.
+    fn received(&self, answer: &Value) {
+        let Some(messages) = answer.get("Messages").and_then(Value::as_array) else { return };
+        let mut deliveries = self.deliveries();
+        for message in messages {
+            let handle = message.get("ReceiptHandle").and_then(Value::as_str);
+            let job = message
+                .get("Body")
+                .and_then(Value::as_str)
+                .and_then(|body| serde_json::from_str::<Value>(body).ok())
+                .and_then(|envelope| envelope.get("id").and_then(Value::as_str).map(str::to_owned));
+            if let (Some(handle), Some(job)) = (handle, job) {
+                deliveries.job_of_handle.insert(handle.to_owned(), job);
+            }
+        }
+    }
+
+    /// Counts the deletes SQS confirmed, per job.
+    fn deleted(&self, request: &Value, answer: &Value) {
+        let Some(successful) = answer.get("Successful").and_then(Value::as_array) else { return };
+        self.delete_confirmations.fetch_add(successful.len() as u64, Ordering::SeqCst);
+        let handles: HashMap<&str, &str> = request
+            .get("Entries")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| Some((e.get("Id")?.as_str()?, e.get("ReceiptHandle")?.as_str()?)))
+            .collect();
+        let mut deliveries = self.deliveries();
+        for id in successful.iter().filter_map(|s| s.get("Id").and_then(Value::as_str)) {
+            let job = handles.get(id).and_then(|handle| deliveries.job_of_handle.get(*handle)).cloned();
+            // A handle the proxy never saw delivered still counts, under its own name.
+            let job = job.unwrap_or_else(|| format!("unknown handle {}", handles.get(id).copied().unwrap_or(id)));
+            deliveries.deleted_jobs.insert(job);
+        }
+    }
+}
+
+/// The call this request is, if it is one the proxy reads.
+fn call_target(headers: &HeaderMap) -> Option<&'static str> {
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok())?;
-    [DELETE_BATCH, VISIBILITY_BATCH].into_iter().find(|t| *t == target)
+    [DELETE_BATCH, VISIBILITY_BATCH, RECEIVE].into_iter().find(|t| *t == target)
 }
 
 /// Takes the entries `take(position, entry)` picks (1-based) out of the
@@ -136,14 +206,17 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
     };
     let mut body = bytes.to_vec();
     let mut cut = Vec::new();
-    let target = batch_target(&parts.headers);
-    if let Some(target) = target {
+    let target = call_target(&parts.headers);
+    // The batch request as sent on, for matching the answer's entry ids.
+    let mut request_json = Value::Null;
+    if let Some(target) = target.filter(|t| *t != RECEIVE) {
         inner.batch_calls.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut json) = serde_json::from_slice::<Value>(&body) {
             cut = pick_cuts(&inner, target, &mut json);
             if !cut.is_empty() {
                 body = serde_json::to_vec(&json).unwrap_or(body);
             }
+            request_json = json;
         }
     }
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -165,9 +238,10 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
         && status.is_success()
         && let Ok(mut json) = serde_json::from_slice::<Value>(&answer)
     {
-        if target == DELETE_BATCH {
-            let deleted = json.get("Successful").and_then(Value::as_array).map_or(0, Vec::len);
-            inner.deleted.fetch_add(deleted as u64, Ordering::SeqCst);
+        match target {
+            RECEIVE => inner.received(&json),
+            DELETE_BATCH => inner.deleted(&request_json, &json),
+            _ => {}
         }
         if !cut.is_empty()
             && let Some(Value::Array(failed)) = json.as_object_mut().map(|o| o.entry("Failed").or_insert_with(|| json!([])))
@@ -224,6 +298,32 @@ mod tests {
     }
 
     #[test]
+    fn a_job_whose_delete_is_confirmed_twice_counts_once() {
+        let inner = Inner {
+            upstream: String::new(),
+            client: reqwest::Client::new(),
+            budget: AtomicU64::new(0),
+            fail_extensions: AtomicBool::new(false),
+            injected_deletes: AtomicU64::new(0),
+            injected_visibility: AtomicU64::new(0),
+            batch_calls: AtomicU64::new(0),
+            deliveries: Mutex::default(),
+            delete_confirmations: AtomicU64::new(0),
+        };
+        // Delivered twice (h1, h2), both deletes confirmed, as SQS does.
+        for handle in ["h1", "h2"] {
+            inner.received(&json!({ "Messages": [{ "ReceiptHandle": handle, "Body": r#"{"id":"job-a"}"# }] }));
+        }
+        inner.received(&json!({ "Messages": [{ "ReceiptHandle": "h3", "Body": r#"{"id":"job-b"}"# }] }));
+        let confirmed = json!({ "Successful": [{ "Id": "0" }] });
+        for handle in ["h1", "h2"] {
+            inner.deleted(&json!({ "Entries": [{ "Id": "0", "ReceiptHandle": handle }] }), &confirmed);
+        }
+        assert_eq!(inner.delete_confirmations.load(Ordering::SeqCst), 2);
+        assert_eq!(inner.deliveries().deleted_jobs, HashSet::from(["job-a".to_owned()]));
+    }
+
+    #[test]
     fn failing_heartbeats_cuts_every_extension_but_no_release() {
         let inner = Inner {
             upstream: String::new(),
@@ -233,7 +333,8 @@ mod tests {
             injected_deletes: AtomicU64::new(0),
             injected_visibility: AtomicU64::new(0),
             batch_calls: AtomicU64::new(0),
-            deleted: AtomicU64::new(0),
+            deliveries: Mutex::default(),
+            delete_confirmations: AtomicU64::new(0),
         };
         let entry = |id: &str, secs: i64| json!({ "Id": id, "VisibilityTimeout": secs });
         let mut body = json!({ "Entries": [entry("a", 30), entry("b", 0), entry("c", 4)] });

@@ -312,12 +312,19 @@ pub async fn kill_repeatedly(
     Killed { process, last_kill, interrupted }
 }
 
-/// Nothing is deleted before its outcome is recorded: the deletes SQS has
-/// confirmed (read first) never outnumber the `succeeded` rows (read after,
-/// and only ever growing). Returns the rows recorded.
+/// Nothing is deleted before its outcome is recorded: every job whose
+/// message SQS has confirmed deleted (read first) has its `succeeded` row
+/// (read after, and final). Returns the rows recorded.
 pub async fn assert_no_early_delete(sqs: &SqsFaults, db: &PgPool) -> i64 {
-    let deleted = sqs.deleted() as i64;
-    let recorded = succeeded(db).await;
-    assert!(deleted <= recorded, "SQS deleted {deleted} messages but only {recorded} outcomes were recorded");
-    recorded
+    let deleted = sqs.deleted_jobs();
+    let early: Vec<String> = sqlx::query_scalar(
+        "SELECT d.id FROM unnest($1::text[]) AS d(id) \
+         WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id::text = d.id AND j.status = 'succeeded')",
+    )
+    .bind(&deleted)
+    .fetch_all(db)
+    .await
+    .expect("early-delete check");
+    assert!(early.is_empty(), "SQS deleted the messages of {} jobs before their outcome was recorded: {early:?}", early.len());
+    succeeded(db).await
 }
