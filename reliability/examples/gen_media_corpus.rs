@@ -1,5 +1,5 @@
 //! Writes the hostile media corpus, `reliability/corpus/media/` (the files and
-//! `manifest.json`), which `tests/media_corpus.rs` pushes through a running worker.
+//! `manifest.json`), which `tests/hostile_media.rs` pushes through a running worker.
 //!
 //! ```sh
 //! cargo run -p reliability --example gen_media_corpus

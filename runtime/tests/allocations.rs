@@ -33,13 +33,15 @@ async fn noop(_: Noop, _: JobContext) -> Result<(), JobError> {
 }
 
 /// The most allocations one no-op run through the whole stack may take: the
-/// clone of the boxed stack (1), one future per layer that wraps the call
-/// (trace, metrics, judge, timeout, catch-panic: 5; the claim check passes
-/// a job without `payload_ref` straight through), the handler's future (1),
-/// and the label sets of the in-flight gauge and the duration histogram
-/// (2), plus one to spare. The generic "around" adapter this replaced took
-/// 24 (measured with this test on 219b524).
-const MAX_ALLOCATIONS_PER_JOB: f64 = 10.0;
+/// median measured today. Nine are ours by construction: the clone of the
+/// boxed stack, one future per layer that wraps the call (trace, metrics,
+/// judge, timeout, catch-panic; the claim check passes a job without
+/// `payload_ref` straight through), the handler's future, and the label
+/// sets of the in-flight gauge and the duration histogram; the tenth comes
+/// from below the stack (tokio or the metrics recorder). No spare: one more
+/// allocation per job fails this. The generic "around" adapter this
+/// replaced took 24 (measured with this test on 219b524).
+const MAX_ALLOCATIONS_PER_JOB: usize = 10;
 
 fn invocation() -> Invocation {
     Invocation {
@@ -61,13 +63,22 @@ async fn a_no_op_job_costs_a_bounded_number_of_allocations() {
     // Warm up lazily initialised state (the timer, thread-locals).
     assert!(matches!(route.call(invocation()).await, Verdict::Succeeded(_)));
 
-    let region = Region::new(GLOBAL);
+    // Per job, and the median: the runtime's own structures (the timer
+    // wheel, the metrics registry) grow now and then, and an amortised
+    // growth landing in the measured region is not the stack's cost.
+    let mut per_job: Vec<usize> = Vec::with_capacity(RUNS);
     let mut succeeded = 0;
     for inv in invocations {
-        succeeded += usize::from(matches!(route.call(inv).await, Verdict::Succeeded(_)));
+        let region = Region::new(GLOBAL);
+        let ok = matches!(route.call(inv).await, Verdict::Succeeded(_));
+        let allocations = region.change().allocations;
+        per_job.push(allocations);
+        succeeded += usize::from(ok);
     }
-    let per_job = region.change().allocations as f64 / RUNS as f64;
     assert_eq!(succeeded, RUNS);
-    println!("allocations per no-op job: {per_job:.2}");
-    assert!(per_job <= MAX_ALLOCATIONS_PER_JOB, "{per_job:.2} allocations per job (at most {MAX_ALLOCATIONS_PER_JOB})");
+    let mean = per_job.iter().sum::<usize>() as f64 / RUNS as f64;
+    per_job.sort_unstable();
+    let median = per_job[RUNS / 2];
+    println!("allocations per no-op job: median {median}, mean {mean:.3}, max {}", per_job[RUNS - 1]);
+    assert!(median <= MAX_ALLOCATIONS_PER_JOB, "{median} allocations per job (median of {RUNS}; at most {MAX_ALLOCATIONS_PER_JOB})");
 }
