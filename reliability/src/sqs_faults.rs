@@ -65,17 +65,7 @@ pub struct SqsFaults {
 impl SqsFaults {
     /// Proxies to `upstream` (`http://127.0.0.1:4566`) on an ephemeral port.
     pub async fn start(upstream: &str) -> std::io::Result<Self> {
-        let inner = Arc::new(Inner {
-            upstream: upstream.trim_end_matches('/').to_owned(),
-            client: reqwest::Client::new(),
-            budget: AtomicU64::new(0),
-            fail_extensions: AtomicBool::new(false),
-            injected_deletes: AtomicU64::new(0),
-            injected_visibility: AtomicU64::new(0),
-            batch_calls: AtomicU64::new(0),
-            deliveries: Mutex::default(),
-            delete_confirmations: AtomicU64::new(0),
-        });
+        let inner = Arc::new(Inner::new(upstream.trim_end_matches('/')));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let app = Router::new().fallback(forward).with_state(inner.clone());
@@ -134,6 +124,20 @@ impl Drop for SqsFaults {
 }
 
 impl Inner {
+    fn new(upstream: &str) -> Self {
+        Self {
+            upstream: upstream.to_owned(),
+            client: reqwest::Client::new(),
+            budget: AtomicU64::new(0),
+            fail_extensions: AtomicBool::new(false),
+            injected_deletes: AtomicU64::new(0),
+            injected_visibility: AtomicU64::new(0),
+            batch_calls: AtomicU64::new(0),
+            deliveries: Mutex::default(),
+            delete_confirmations: AtomicU64::new(0),
+        }
+    }
+
     fn deliveries(&self) -> std::sync::MutexGuard<'_, Deliveries> {
         self.deliveries.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -299,17 +303,7 @@ mod tests {
 
     #[test]
     fn a_job_whose_delete_is_confirmed_twice_counts_once() {
-        let inner = Inner {
-            upstream: String::new(),
-            client: reqwest::Client::new(),
-            budget: AtomicU64::new(0),
-            fail_extensions: AtomicBool::new(false),
-            injected_deletes: AtomicU64::new(0),
-            injected_visibility: AtomicU64::new(0),
-            batch_calls: AtomicU64::new(0),
-            deliveries: Mutex::default(),
-            delete_confirmations: AtomicU64::new(0),
-        };
+        let inner = Inner::new("");
         // Delivered twice (h1, h2), both deletes confirmed, as SQS does.
         for handle in ["h1", "h2"] {
             inner.received(&json!({ "Messages": [{ "ReceiptHandle": handle, "Body": r#"{"id":"job-a"}"# }] }));
@@ -325,17 +319,8 @@ mod tests {
 
     #[test]
     fn failing_heartbeats_cuts_every_extension_but_no_release() {
-        let inner = Inner {
-            upstream: String::new(),
-            client: reqwest::Client::new(),
-            budget: AtomicU64::new(0),
-            fail_extensions: AtomicBool::new(true),
-            injected_deletes: AtomicU64::new(0),
-            injected_visibility: AtomicU64::new(0),
-            batch_calls: AtomicU64::new(0),
-            deliveries: Mutex::default(),
-            delete_confirmations: AtomicU64::new(0),
-        };
+        let inner = Inner::new("");
+        inner.fail_extensions.store(true, Ordering::SeqCst);
         let entry = |id: &str, secs: i64| json!({ "Id": id, "VisibilityTimeout": secs });
         let mut body = json!({ "Entries": [entry("a", 30), entry("b", 0), entry("c", 4)] });
         assert_eq!(pick_cuts(&inner, VISIBILITY_BATCH, &mut body), ["a", "c"]);
