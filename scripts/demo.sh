@@ -28,7 +28,7 @@ mkdir -p "$STATE"
 export JOBFLEET_ENV=local JOBFLEET_LOG_FORMAT=json JOBFLEET_DIAG_ENABLED=true
 # Short polls and retries so the demo finishes in seconds.
 export JOBFLEET_RECEIVE_WAIT_TIME_SECS=2 JOBFLEET_RETRY_BASE_DELAY_SECS=1 JOBFLEET_RETRY_MAX_DELAY_SECS=2
-export RUST_LOG="${RUST_LOG:-warn,worker=info}"
+export RUST_LOG="${RUST_LOG:-warn,worker=info,jobfleet_runtime::runtime=info}"
 # The handlers' peers are on 127.0.0.1, which the SSRF guard refuses unless
 # allow-listed; plain http is allowed for the local receiver only here.
 export JOBFLEET_NOTIFICATIONS__EMAIL_FROM="$SENDER"
@@ -126,9 +126,15 @@ curl -fsS "http://${ADMIN[media]}/metrics" | grep -E '^jobfleet_(jobs_total|sqs_
 step "SIGTERM: draining every worker"
 for pool in media notifications ai; do
   kill -TERM "${WORKER[$pool]}"
-  wait "${WORKER[$pool]}" || true
+  status=0
+  wait "${WORKER[$pool]}" || status=$?
   printf '%-14s ' "$pool"
-  grep -E '"message":"drained"' "$STATE/demo-$pool.log" | sed -E 's/.*"took_ms":([0-9]+).*/drained in \1 ms/'
+  if ! drained=$(grep -E '"message":"drained"' "$STATE/demo-$pool.log"); then
+    echo "no drain line in .stack/demo-$pool.log (exit status $status): the worker did not drain; see its log" >&2
+    exit 1
+  fi
+  [ "$status" = 0 ] || { echo "the $pool worker exited with status $status after SIGTERM; see .stack/demo-$pool.log" >&2; exit 1; }
+  sed -E 's/.*"took_ms":([0-9]+).*/drained in \1 ms, exit 0/' <<<"$drained"
 done
 cleanup
 trap - EXIT
