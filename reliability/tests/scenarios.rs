@@ -298,10 +298,14 @@ async fn partial_batch_failures() {
         sqs.fail_entries(FAILURES);
         let ids = send_effects(&queues, JOBS, |i| if i < LONG { 3_500 } else { 10 }).await;
         let started = Instant::now();
-        // Heartbeats every 3 s still touch the 3.5 s jobs; the 30 s visibility
-        // keeps a machine slowed by the other scenarios from redelivering a
-        // message whose retried entries are merely slow.
-        let worker = WorkerProcess::spawn(&format!("partial-{n}"), &queues, &url, &sqs.endpoint(), &[("JOBFLEET_VISIBILITY_TIMEOUT_SECS", "30")]);
+        // Heartbeats every 3 s still touch the 3.5 s jobs. A heartbeat never
+        // extends past the job's deadline plus one interval, so with the base
+        // 5 s job timeout a long job's message would be visible again 8 s
+        // after receipt: a delete whose retried entries take longer than the
+        // 4.5 s left (a machine slowed by the other scenarios) would see it
+        // delivered twice. A 20 s timeout and a 30 s visibility leave ~20 s.
+        let env = [("JOBFLEET_VISIBILITY_TIMEOUT_SECS", "30"), ("JOBFLEET_JOB_TIMEOUT_SECS", "20")];
+        let worker = WorkerProcess::spawn(&format!("partial-{n}"), &queues, &url, &sqs.endpoint(), &env);
         eventually(&format!("all {JOBS} jobs to succeed"), Duration::from_secs(180), || async {
             (assert_no_early_delete(&sqs, &db).await as usize >= JOBS).then_some(())
         })
