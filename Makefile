@@ -68,7 +68,7 @@ grpc-tools: ## Install the pinned Python gRPC client (KEDA's side of control/'s 
 	@scripts/grpc-tools.sh >/dev/null
 
 .PHONY: test-fleet
-test-fleet: deps stack-up ## Fleet harness, short profile: scenarios 1 and 3 with real workers under the prod chart values (~4 min)
+test-fleet: deps stack-up ## Fleet harness, short profile: scenarios 1 and 3 with real workers under the prod chart values (~1.5 min)
 	@scripts/charts-venv.sh >/dev/null
 	$(CARGO) test --locked --workspace $(RUST_TEST_FEATURES) --test short
 
