@@ -12,8 +12,8 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::http::HttpResponse;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{
-    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName,
-    QueueAttributeName, SendMessageBatchRequestEntry,
+    BatchResultErrorEntry, ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, MessageAttributeValue,
+    MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
 };
 
 use crate::sqs::message::Received;
@@ -27,6 +27,15 @@ pub use crate::sqs::error::{SqsError, SqsErrorKind};
 #[derive(Debug, Clone, Default)]
 pub struct BatchFailures {
     pub failed: Vec<(usize, bool, String)>,
+}
+
+impl BatchFailures {
+    /// Our entry ids are the positions in the request.
+    fn from_sdk(failed: Vec<BatchResultErrorEntry>) -> Self {
+        Self {
+            failed: failed.into_iter().filter_map(|f| Some((f.id.parse().ok()?, f.sender_fault, f.message.unwrap_or(f.code)))).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -120,13 +129,7 @@ impl Sqs {
                 self.client.delete_message_batch().queue_url(queue_url).set_entries(Some(entries)).send(),
             )
             .await?;
-        Ok(BatchFailures {
-            failed: out
-                .failed
-                .into_iter()
-                .filter_map(|f| Some((f.id.parse().ok()?, f.sender_fault, f.message.unwrap_or(f.code))))
-                .collect(),
-        })
+        Ok(BatchFailures::from_sdk(out.failed))
     }
 
     pub async fn change_visibility_batch(&self, queue_url: &str, entries: &[(String, i32)]) -> Result<BatchFailures, SqsError> {
@@ -145,13 +148,7 @@ impl Sqs {
                 self.client.change_message_visibility_batch().queue_url(queue_url).set_entries(Some(entries)).send(),
             )
             .await?;
-        Ok(BatchFailures {
-            failed: out
-                .failed
-                .into_iter()
-                .filter_map(|f| Some((f.id.parse().ok()?, f.sender_fault, f.message.unwrap_or(f.code))))
-                .collect(),
-        })
+        Ok(BatchFailures::from_sdk(out.failed))
     }
 
     pub async fn send(
