@@ -35,15 +35,30 @@ pub async fn enqueue_tx(
     envelope: &Envelope,
     not_before: Option<OffsetDateTime>,
 ) -> Result<(), sqlx::Error> {
+    enqueue_tx_in_group(tx, pool, envelope, not_before, None).await
+}
+
+/// [`enqueue_tx`] with a `MessageGroupId`: the group of a FIFO pool (jobs
+/// of one group run in order) or the tenant on a standard queue. The relay
+/// publishes the row with it (and, to a FIFO queue, the job id as the
+/// deduplication id).
+pub async fn enqueue_tx_in_group(
+    tx: &mut Transaction<'_, Postgres>,
+    pool: Pool,
+    envelope: &Envelope,
+    not_before: Option<OffsetDateTime>,
+    message_group_id: Option<&str>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO job_outbox (job_id, pool, job_type, body, not_before)
-         VALUES ($1, $2, $3, $4::jsonb, COALESCE($5, now()))",
+        "INSERT INTO job_outbox (job_id, pool, job_type, body, not_before, message_group_id)
+         VALUES ($1, $2, $3, $4::jsonb, COALESCE($5, now()), $6)",
     )
     .bind(envelope.id)
     .bind(pool.as_str())
     .bind(&envelope.job_type)
     .bind(envelope.to_json())
     .bind(not_before)
+    .bind(message_group_id)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -95,8 +95,10 @@ pub async fn start(config: &Config, settings: &ControlSettings, stop: Cancellati
                 }
             }
         };
-        let main = resolve(&pool_config.queue_url, pool.queue_name(&config.env)).await?;
-        let dlq = resolve(&pool_config.dlq_url, pool.dlq_name(&config.env)).await?;
+        // `.fifo` names for a FIFO pool.
+        let (main_name, dlq_name) = config.queue_names(pool).unwrap_or_else(|_| (pool.queue_name(&config.env), pool.dlq_name(&config.env)));
+        let main = resolve(&pool_config.queue_url, main_name).await?;
+        let dlq = resolve(&pool_config.dlq_url, dlq_name).await?;
         let concurrency = pool_config.concurrency.unwrap_or(config.concurrency);
         pools.push(PoolQueues { pool, main, dlq, concurrency });
     }

@@ -119,9 +119,9 @@ struct Prepared {
 
 async fn prepare(sqs: &Sqs, config: &Config, pool: Pool) -> Result<Prepared, OpsError> {
     let dlq_url = queues::require_dlq(sqs, config, pool).await?;
-    let main = Target { name: pool.queue_name(&config.env), url: queues::main_queue_url(sqs, config, pool, true).await? };
+    let main = Target { name: queues::queue_name(config, pool), url: queues::main_queue_url(sqs, config, pool, true).await? };
     let depth = approximate_visible(sqs, &dlq_url).await;
-    Ok(Prepared { dlq_name: pool.dlq_name(&config.env), dlq_url, main, depth })
+    Ok(Prepared { dlq_name: queues::dlq_name(config, pool), dlq_url, main, depth })
 }
 
 /// Resolves `--to-queue` (a name or URL) now, so a typo fails before anything moves.
@@ -130,8 +130,10 @@ async fn resolve_to_queue(sqs: &Sqs, config: &Config, pool: Pool, given: &str, d
         given.to_owned()
     } else {
         sqs.find_queue_url(given).await?.ok_or_else(|| {
-            OpsError::usage(format!("--to-queue {given}: no such queue"))
-                .hint(format!("give a queue name or URL; the pool's own queue is {} (the default target)", pool.queue_name(&config.env)))
+            OpsError::usage(format!("--to-queue {given}: no such queue")).hint(format!(
+                "give a queue name or URL; the pool's own queue is {} (the default target)",
+                queues::queue_name(config, pool)
+            ))
         })?
     };
     if url == dlq_url {
@@ -498,7 +500,7 @@ pub(crate) async fn purge(config: &Config, args: PurgeArgs) -> Result<ExitCode, 
     let pool = pool_of(config, args.pool)?;
     let sqs = sqs_client().await?;
     let url = queues::require_dlq(&sqs, config, pool).await?;
-    let name = pool.dlq_name(&config.env);
+    let name = queues::dlq_name(config, pool);
     let (visible, in_flight, delayed) = sqs.queue_depth(&url).await?;
     let count = visible + in_flight + delayed;
     eprintln!("purge {name}: ≈{count} message(s) ({visible} visible, {in_flight} in flight, {delayed} delayed) will be deleted for good");

@@ -325,6 +325,7 @@ pub(crate) fn message_row(m: &DlqMessage) -> Vec<String> {
         queues::rfc3339(m.failed_at),
         or_dash(m.job_type.as_deref()),
         or_dash(m.job_id),
+        ellipsize(m.group_id.as_deref().unwrap_or("-"), 24),
         or_dash(m.error_class.as_deref()),
         or_dash(m.attempts),
         m.replay_count.to_string(),
@@ -332,8 +333,8 @@ pub(crate) fn message_row(m: &DlqMessage) -> Vec<String> {
     ]
 }
 
-pub(crate) const MESSAGE_HEADER: [&str; 8] = ["AGE", "FAILED AT", "TYPE", "JOB ID", "ERROR CLASS", "ATTEMPTS", "REPLAYS", "ERROR"];
-pub(crate) const MESSAGE_RIGHT: [bool; 8] = [true, false, false, false, false, true, true, false];
+pub(crate) const MESSAGE_HEADER: [&str; 9] = ["AGE", "FAILED AT", "TYPE", "JOB ID", "GROUP", "ERROR CLASS", "ATTEMPTS", "REPLAYS", "ERROR"];
+pub(crate) const MESSAGE_RIGHT: [bool; 9] = [true, false, false, false, false, false, true, true, false];
 
 async fn dlq_depth(sqs: &Sqs, url: &str) -> Option<u64> {
     sqs.queue_depth(url).await.ok().map(|(visible, _, _)| visible)
@@ -347,7 +348,7 @@ async fn list(config: &Config, args: ListArgs) -> Result<ExitCode, OpsError> {
     let depth = dlq_depth(&sqs, &url).await;
     peek_note(args.visibility);
     let peek = peek_dlq(&sqs, &url, args.visibility as i32, &filter, args.limit).await?;
-    let name = pool.dlq_name(&config.env);
+    let name = queues::dlq_name(config, pool);
     if args.json {
         print_json(&json!({
             "version": 1,
@@ -401,7 +402,7 @@ async fn show(config: &Config, args: ShowArgs) -> Result<ExitCode, OpsError> {
     peek_note(args.visibility);
     let filter = Filter { ids: vec![args.id.clone()], ..Filter::default() };
     let peek = peek_dlq(&sqs, &url, args.visibility as i32, &filter, 1).await?;
-    let name = pool.dlq_name(&config.env);
+    let name = queues::dlq_name(config, pool);
     let Some(message) = peek.messages.into_iter().next() else {
         return Err(OpsError::failure(format!("no message with id {} in {name} (scanned {} messages)", args.id, peek.stats.scanned))
             .hint("ids are job ids (the envelope's id) or SQS message ids, as `worker dlq list` shows them; a message held by another command (a replay, a list) is invisible until it is released"));
@@ -448,6 +449,7 @@ async fn show(config: &Config, args: ShowArgs) -> Result<ExitCode, OpsError> {
         ("replays", message.replay_count.to_string()),
         ("source queue", or_dash(message.source_queue.as_deref())),
         ("original msg id", or_dash(message.original_message_id.as_deref())),
+        ("message group", or_dash(message.group_id.as_deref())),
         ("in DLQ since", format!("{} ago (receive count {}, peeks included)", or_dash(sent_ago), message.receive_count)),
     ]);
     for (label, value) in lines {

@@ -26,7 +26,7 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use crate::filter::{Facts, Filter};
-use jobfleet_runtime::sqs::client::{BatchFailures, SendBatchResult};
+use jobfleet_runtime::sqs::client::{BatchFailures, Outgoing, SendBatchResult, is_fifo_queue};
 use jobfleet_runtime::sqs::dead_letter::attr;
 use jobfleet_runtime::sqs::{Received, Sqs, SqsError};
 
@@ -50,11 +50,7 @@ const RELEASE_CONCURRENCY: usize = 4;
 pub(crate) trait QueueApi {
     async fn receive(&self, url: &str, max: i32, wait_secs: i32, visibility_secs: i32) -> Result<Vec<Received>, SqsError>;
     async fn change_visibility_batch(&self, url: &str, entries: &[(String, i32)]) -> Result<BatchFailures, SqsError>;
-    async fn send_batch(
-        &self,
-        url: &str,
-        messages: &[(String, HashMap<String, MessageAttributeValue>)],
-    ) -> Result<SendBatchResult, SqsError>;
+    async fn send_batch(&self, url: &str, messages: &[Outgoing]) -> Result<SendBatchResult, SqsError>;
     async fn delete_batch(&self, url: &str, receipts: &[String]) -> Result<BatchFailures, SqsError>;
     async fn find_queue_url(&self, name: &str) -> Result<Option<String>, SqsError>;
 }
@@ -66,11 +62,7 @@ impl QueueApi for Sqs {
     async fn change_visibility_batch(&self, url: &str, entries: &[(String, i32)]) -> Result<BatchFailures, SqsError> {
         Sqs::change_visibility_batch(self, url, entries).await
     }
-    async fn send_batch(
-        &self,
-        url: &str,
-        messages: &[(String, HashMap<String, MessageAttributeValue>)],
-    ) -> Result<SendBatchResult, SqsError> {
+    async fn send_batch(&self, url: &str, messages: &[Outgoing]) -> Result<SendBatchResult, SqsError> {
         Sqs::send_batch(self, url, messages).await
     }
     async fn delete_batch(&self, url: &str, receipts: &[String]) -> Result<BatchFailures, SqsError> {
@@ -108,6 +100,9 @@ pub struct DlqMessage {
     pub receive_count: u32,
     /// Why the body is not a valid envelope, when it is not.
     pub decode_error: Option<String>,
+    /// MessageGroupId: the FIFO group (or fair-queue tenant) it came from;
+    /// a replay puts it back into the same group.
+    pub group_id: Option<String>,
     #[serde(skip)]
     pub received: Received,
 }
@@ -148,6 +143,7 @@ impl DlqMessage {
             original_message_id: string_attr(attrs, attr::ORIGINAL_MESSAGE_ID).map(str::to_owned),
             receive_count: received.receive_count,
             decode_error,
+            group_id: received.group_id.clone(),
             received,
         }
     }
@@ -175,6 +171,22 @@ impl DlqMessage {
             .collect();
         out.insert(REPLAY_COUNT_ATTRIBUTE.to_owned(), jobfleet_runtime::sqs::client::number_attribute(self.replay_count + 1));
         out
+    }
+
+    /// The copy a replay sends to `target_url`: the body unchanged, the
+    /// replay attributes, the original group. A FIFO target also needs a
+    /// deduplication id: this DLQ message's id, so a replay that is retried
+    /// (sent, then not deleted) within SQS's 5 minutes is not sent twice,
+    /// while a later replay of the same job (a new DLQ message) is not
+    /// swallowed by the dedup id of its first send.
+    pub fn replay_message(&self, target_url: &str) -> Outgoing {
+        let fifo = is_fifo_queue(target_url);
+        Outgoing {
+            body: self.received.body.clone(),
+            attributes: self.replay_attributes(),
+            group_id: self.group_id.clone().or_else(|| fifo.then(|| self.message_id.clone())),
+            dedup_id: fifo.then(|| format!("replay-{}", self.message_id)),
+        }
     }
 }
 
@@ -396,7 +408,7 @@ pub(crate) mod fake {
     use aws_sdk_sqs::types::MessageAttributeValue;
 
     use super::QueueApi;
-    use jobfleet_runtime::sqs::client::{BatchFailures, SendBatchResult};
+    use jobfleet_runtime::sqs::client::{BatchFailures, Outgoing, SendBatchResult};
     use jobfleet_runtime::sqs::{Received, SqsError, SqsErrorKind};
 
     #[derive(Debug, Clone)]
@@ -407,6 +419,7 @@ pub(crate) mod fake {
         pub invisible_until: u64,
         pub receipt: String,
         pub receives: u32,
+        pub group_id: Option<String>,
     }
 
     #[derive(Debug, Default)]
@@ -440,6 +453,7 @@ pub(crate) mod fake {
                 invisible_until: 0,
                 receipt: String::new(),
                 receives: 0,
+                group_id: None,
             });
             id
         }
@@ -481,6 +495,7 @@ pub(crate) mod fake {
                     sent_at: None,
                     received_at: std::time::SystemTime::now(),
                     attributes: m.attributes.clone(),
+                    group_id: m.group_id.clone(),
                 });
             }
             drop(queues);
@@ -505,14 +520,10 @@ pub(crate) mod fake {
             Ok(failures)
         }
 
-        async fn send_batch(
-            &self,
-            url: &str,
-            messages: &[(String, HashMap<String, MessageAttributeValue>)],
-        ) -> Result<SendBatchResult, SqsError> {
+        async fn send_batch(&self, url: &str, messages: &[Outgoing]) -> Result<SendBatchResult, SqsError> {
             self.calls.borrow_mut().push(format!("send {url} {}", messages.len()));
             let mut result = SendBatchResult::default();
-            for (i, (body, attributes)) in messages.iter().enumerate() {
+            for (i, Outgoing { body, attributes, group_id, .. }) in messages.iter().enumerate() {
                 if self.fail_send_bodies.borrow().contains(body) {
                     result.failed.push((i, false, "InternalError".into()));
                     continue;
@@ -528,6 +539,7 @@ pub(crate) mod fake {
                     invisible_until: 0,
                     receipt: String::new(),
                     receives: 0,
+                    group_id: group_id.clone(),
                 });
                 result.sent.push((i, id));
             }
@@ -634,6 +646,7 @@ mod tests {
             sent_at: None,
             received_at: SystemTime::now(),
             attributes,
+            group_id: None,
         };
         let message = DlqMessage::decode(received, SystemTime::now());
         assert_eq!(message.replay_count, 2);
@@ -648,6 +661,31 @@ mod tests {
     }
 
     #[test]
+    fn a_replay_keeps_the_group_and_a_fifo_target_gets_a_dedup_id_per_dlq_message() {
+        let received = |group_id: Option<&str>| Received {
+            message_id: "dlq-m-1".into(),
+            receipt_handle: "r".into(),
+            body: "{}".into(),
+            receive_count: 1,
+            sent_at: None,
+            received_at: SystemTime::now(),
+            attributes: HashMap::new(),
+            group_id: group_id.map(str::to_owned),
+        };
+        let grouped = DlqMessage::decode(received(Some("order-42")), SystemTime::now());
+        assert_eq!(grouped.group_id.as_deref(), Some("order-42"));
+        let fifo = grouped.replay_message("http://sqs/1/t-jobfleet-orders.fifo");
+        assert_eq!((fifo.group_id.as_deref(), fifo.dedup_id.as_deref()), (Some("order-42"), Some("replay-dlq-m-1")));
+        assert_eq!(fifo.body, "{}");
+        // A standard queue (a fair queue's tenant) keeps the group, and refuses a dedup id.
+        let standard = grouped.replay_message("http://sqs/1/t-jobfleet-media");
+        assert_eq!((standard.group_id.as_deref(), standard.dedup_id.as_deref()), (Some("order-42"), None));
+        // A FIFO target needs a group: a message that had none becomes its own.
+        let orphan = DlqMessage::decode(received(None), SystemTime::now()).replay_message("http://sqs/1/t-jobfleet-orders.fifo");
+        assert_eq!(orphan.group_id.as_deref(), Some("dlq-m-1"));
+    }
+
+    #[test]
     fn undecodable_bodies_fall_back_to_the_job_type_attribute_and_sent_timestamp() {
         let sent = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
         let received = Received {
@@ -658,6 +696,7 @@ mod tests {
             sent_at: Some(sent),
             received_at: SystemTime::now(),
             attributes: HashMap::from([(JOB_TYPE_ATTRIBUTE.to_owned(), string_attribute("media.thumbnail"))]),
+            group_id: None,
         };
         let message = DlqMessage::decode(received, sent + Duration::from_secs(90));
         assert_eq!(message.job_type.as_deref(), Some("media.thumbnail"));

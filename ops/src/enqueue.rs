@@ -11,7 +11,7 @@ use uuid::Uuid;
 use jobfleet_runtime::config::Config;
 use jobfleet_runtime::dispatch::catalog::{pools_handling, router_for};
 use jobfleet_runtime::sqs::Sqs;
-use jobfleet_runtime::sqs::client::string_attribute;
+use jobfleet_runtime::sqs::client::{Outgoing, is_fifo_queue, string_attribute};
 
 #[derive(Debug, Clone)]
 pub struct EnqueueRequest {
@@ -21,6 +21,9 @@ pub struct EnqueueRequest {
     pub pool: Option<Pool>,
     pub delay_secs: Option<u32>,
     pub count: u32,
+    /// MessageGroupId: the ordering group on a FIFO pool (default there:
+    /// each job its own group), a tenant on a standard queue.
+    pub group: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +38,8 @@ pub enum EnqueueError {
     InvalidPayload { job_type: String, reason: String },
     #[error("--delay {0} exceeds SQS's 900 s maximum")]
     Delay(u32),
+    #[error("--delay: pool {0}'s queue is FIFO, and SQS has no per-message delay on FIFO queues")]
+    FifoDelay(Pool),
     #[error("{0}")]
     Router(#[from] jobfleet_runtime::dispatch::router::RouterError),
     #[error("{0}")]
@@ -75,8 +80,12 @@ pub async fn enqueue(config: &Config, request: EnqueueRequest) -> Result<(Pool, 
     let sqs = Sqs::from_env().await;
     let queue_url = match &config.queue_url {
         Some(url) => url.clone(),
-        None => sqs.queue_url(&pool.queue_name(&config.env)).await?,
+        None => sqs.queue_url(&crate::queues::queue_name(config, pool)).await?,
     };
+    let fifo = is_fifo_queue(&queue_url);
+    if fifo && request.delay_secs.is_some_and(|d| d > 0) {
+        return Err(EnqueueError::FifoDelay(pool));
+    }
     let mut ids = Vec::with_capacity(request.count as usize);
     for _ in 0..request.count {
         let envelope = Envelope {
@@ -89,8 +98,16 @@ pub async fn enqueue(config: &Config, request: EnqueueRequest) -> Result<(Pool, 
             traceparent: None,
             idempotency_key: None,
         };
-        let attributes = HashMap::from([(JOB_TYPE_ATTRIBUTE.to_owned(), string_attribute(route.job_type))]);
-        sqs.send(&queue_url, &envelope.to_json(), attributes, request.delay_secs.map(|d| d as i32)).await?;
+        let message = Outgoing {
+            body: envelope.to_json(),
+            attributes: HashMap::from([(JOB_TYPE_ATTRIBUTE.to_owned(), string_attribute(route.job_type))]),
+            group_id: request.group.clone().or_else(|| fifo.then(|| envelope.id.to_string())),
+            // The job id, as the SDK and the relay do: a retried send within
+            // SQS's 5 minutes is dropped (docs/topologies.md).
+            dedup_id: fifo.then(|| envelope.id.to_string()),
+        };
+        let delay = if fifo { None } else { request.delay_secs.map(|d| d as i32) };
+        sqs.send(&queue_url, &message, delay).await?;
         ids.push(envelope.id);
     }
     Ok((pool, ids))

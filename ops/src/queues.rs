@@ -46,11 +46,21 @@ fn overrides(config: &Config, pool: Pool, single_pool: bool) -> (Option<&str>, O
     if applies { (config.queue_url.as_deref(), config.dlq_url.as_deref()) } else { (None, None) }
 }
 
+/// The pool's main queue name (`.fifo` for a FIFO pool).
+pub fn queue_name(config: &Config, pool: Pool) -> String {
+    config.queue_names(pool).map(|(main, _)| main).unwrap_or_else(|_| pool.queue_name(&config.env))
+}
+
+/// The pool's dead-letter queue name (`.fifo` for a FIFO pool).
+pub fn dlq_name(config: &Config, pool: Pool) -> String {
+    config.queue_names(pool).map(|(_, dlq)| dlq).unwrap_or_else(|_| pool.dlq_name(&config.env))
+}
+
 /// The pool's main queue URL, or `None` when it does not exist.
 pub async fn main_queue_url(sqs: &Sqs, config: &Config, pool: Pool, single_pool: bool) -> Result<Option<String>, OpsError> {
     match overrides(config, pool, single_pool).0 {
         Some(url) => Ok(Some(url.to_owned())),
-        None => Ok(sqs.find_queue_url(&pool.queue_name(&config.env)).await?),
+        None => Ok(sqs.find_queue_url(&queue_name(config, pool)).await?),
     }
 }
 
@@ -58,13 +68,13 @@ pub async fn main_queue_url(sqs: &Sqs, config: &Config, pool: Pool, single_pool:
 pub async fn dlq_url(sqs: &Sqs, config: &Config, pool: Pool, single_pool: bool) -> Result<Option<String>, OpsError> {
     match overrides(config, pool, single_pool).1 {
         Some(url) => Ok(Some(url.to_owned())),
-        None => Ok(sqs.find_queue_url(&pool.dlq_name(&config.env)).await?),
+        None => Ok(sqs.find_queue_url(&dlq_name(config, pool)).await?),
     }
 }
 
 /// The DLQ URL of a command's `--pool`, or the operator error naming what was tried.
 pub async fn require_dlq(sqs: &Sqs, config: &Config, pool: Pool) -> Result<String, OpsError> {
-    dlq_url(sqs, config, pool, true).await?.ok_or_else(|| OpsError::queue_missing(&pool.dlq_name(&config.env), pool, &config.env))
+    dlq_url(sqs, config, pool, true).await?.ok_or_else(|| OpsError::queue_missing(&dlq_name(config, pool), pool, &config.env))
 }
 
 /// Depth of one queue. Counts are `null` when the queue is missing.
@@ -137,8 +147,8 @@ pub async fn report(
     let mut states = Vec::new();
     for pool in pools {
         let single = only.is_some();
-        let queue = queue_state(sqs, pool.queue_name(&config.env), main_queue_url(sqs, config, pool, single).await?).await?;
-        let dlq = queue_state(sqs, pool.dlq_name(&config.env), dlq_url(sqs, config, pool, single).await?).await?;
+        let queue = queue_state(sqs, queue_name(config, pool), main_queue_url(sqs, config, pool, single).await?).await?;
+        let dlq = queue_state(sqs, dlq_name(config, pool), dlq_url(sqs, config, pool, single).await?).await?;
         let (mut age, mut basis) = (None, "not_peeked");
         if let (true, Some(url), Some(visible)) = (peek, dlq.url.as_deref(), dlq.visible) {
             if visible == 0 {

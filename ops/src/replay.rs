@@ -25,6 +25,7 @@ use uuid::Uuid;
 use crate::dlq::{DlqMessage, QueueApi, Sweep, SweepStats};
 use crate::filter::Filter;
 use jobfleet_runtime::sqs::SqsError;
+use jobfleet_runtime::sqs::client::Outgoing;
 
 /// Environment variable (tests only): exit the process right after the
 /// first batch has been sent and before it is deleted from the DLQ, to
@@ -324,8 +325,7 @@ impl<'a, 'p, A: QueueApi> Run<'a, 'p, A> {
                 }
                 continue;
             }
-            let outgoing: Vec<(String, HashMap<String, aws_sdk_sqs::types::MessageAttributeValue>)> =
-                group.iter().map(|c| (c.message.received.body.clone(), c.message.replay_attributes())).collect();
+            let outgoing: Vec<Outgoing> = group.iter().map(|c| c.message.replay_message(&url)).collect();
             match self.api.send_batch(&url, &outgoing).await {
                 Ok(result) => {
                     let sent: HashSet<usize> = result.sent.iter().map(|(i, _)| *i).collect();

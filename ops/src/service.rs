@@ -76,9 +76,9 @@ pub struct DlqQueues {
 
 pub async fn dlq_queues(sqs: &Sqs, config: &Config, pool: Pool) -> Result<DlqQueues, OpsError> {
     let dlq_url = queues::require_dlq(sqs, config, pool).await?;
-    let main = Target { name: pool.queue_name(&config.env), url: queues::main_queue_url(sqs, config, pool, true).await? };
+    let main = Target { name: queues::queue_name(config, pool), url: queues::main_queue_url(sqs, config, pool, true).await? };
     let approximate_visible = sqs.queue_depth(&dlq_url).await.ok().map(|(visible, _, _)| visible);
-    Ok(DlqQueues { pool, dlq_name: pool.dlq_name(&config.env), dlq_url, main, approximate_visible })
+    Ok(DlqQueues { pool, dlq_name: queues::dlq_name(config, pool), dlq_url, main, approximate_visible })
 }
 
 /// Messages of one job type and error class in a dead-letter queue.
@@ -387,7 +387,7 @@ pub struct Purged {
 /// Deletes every message of the pool's DLQ (audited).
 pub async fn purge(sqs: &Sqs, config: &Config, db: &PgPool, pool: Pool, actor: &str, origin: Origin) -> Result<Purged, OpsError> {
     let url = queues::require_dlq(sqs, config, pool).await?;
-    let queue = pool.dlq_name(&config.env);
+    let queue = queues::dlq_name(config, pool);
     let (visible, in_flight, delayed) = sqs.queue_depth(&url).await?;
     let approximate_count = visible + in_flight + delayed;
     let entry = NewEntry {

@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 /// SQS's ceiling for a message's visibility timeout, and so for any delay
 /// we can ask for.
 pub const MAX_VISIBILITY_SECS: u64 = 12 * 60 * 60;
+/// SQS requires a FIFO queue's name to end with this.
+pub const FIFO_SUFFIX: &str = ".fifo";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -139,11 +141,21 @@ pub struct PoolConfig {
     pub dlq_url: Option<String>,
     /// Per job type timeouts; override the top-level `job_timeouts_secs`.
     pub job_timeouts_secs: BTreeMap<String, u64>,
+    /// The pool's queue is FIFO: each message group runs strictly in order
+    /// inside a pod (docs/topologies.md), and the queues are named
+    /// `<env>-jobfleet-<pool>.fifo` / `<env>-jobfleet-<pool>-dlq.fifo`.
+    /// Unset: derived from a `.fifo` queue URL (false without one).
+    pub fifo: Option<bool>,
 }
 
 impl PoolConfig {
     fn routing(job_types: &[&str]) -> Self {
         Self { job_types: job_types.iter().map(|t| (*t).to_owned()).collect(), ..Self::default() }
+    }
+
+    /// Whether the pool's queue is FIFO, given the queue URL in effect.
+    pub fn is_fifo(&self, queue_url: Option<&str>) -> bool {
+        self.fifo.unwrap_or_else(|| queue_url.is_some_and(|url| url.ends_with(FIFO_SUFFIX)))
     }
 
     /// Whether `job_type` is routed to this pool by one of its patterns.
@@ -527,7 +539,44 @@ impl Config {
         }
         config.job_timeouts_secs.extend(pool_config.job_timeouts_secs);
         config.validate()?;
+        config.check_fifo(pool)?;
         Ok(config)
+    }
+
+    /// A FIFO queue needs a FIFO dead-letter queue, and an explicit `fifo`
+    /// must agree with the queue URLs given.
+    fn check_fifo(&self, pool: Pool) -> Result<(), ConfigError> {
+        let fifo = self.pool_fifo(pool)?;
+        for (field, url) in [("queue_url", &self.queue_url), ("dlq_url", &self.dlq_url)] {
+            if let Some(url) = url
+                && url.ends_with(FIFO_SUFFIX) != fifo
+            {
+                let reason = if fifo {
+                    format!("{url:?} is not a FIFO queue (no `.fifo` suffix) but pools.{pool}.fifo is true")
+                } else {
+                    format!(
+                        "{url:?} is a FIFO queue but the pool's queue is standard (pools.{pool}.fifo is false, or queue_url is standard)"
+                    )
+                };
+                return Err(invalid_owned(format!("pools.{pool}.{field}"), reason));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `pool`'s queue is FIFO (`pools.<pool>.fifo`, else its queue URL).
+    pub fn pool_fifo(&self, pool: Pool) -> Result<bool, ConfigError> {
+        let pool_config = self.pool_config(pool)?;
+        let url = pool_config.queue_url.as_deref().or(if self.pool == Some(pool) { self.queue_url.as_deref() } else { None });
+        Ok(pool_config.is_fifo(url))
+    }
+
+    /// `pool`'s queue and dead-letter queue names: `<env>-jobfleet-<pool>`
+    /// and `…-dlq`, with `.fifo` appended to both for a FIFO pool (the
+    /// Terraform `sqs` module's names).
+    pub fn queue_names(&self, pool: Pool) -> Result<(String, String), ConfigError> {
+        let suffix = if self.pool_fifo(pool)? { FIFO_SUFFIX } else { "" };
+        Ok((format!("{}{suffix}", pool.queue_name(&self.env)), format!("{}{suffix}", pool.dlq_name(&self.env))))
     }
 
     pub fn diag_enabled(&self) -> bool {
@@ -733,6 +782,37 @@ mod pool_tests {
         let err = Config::default().for_pool(reports()).expect_err("not configured");
         let text = err.to_string();
         assert!(text.contains("`pool`") && text.contains("ai, media, notifications") && text.contains("[pools.reports]"), "{text}");
+    }
+
+    #[test]
+    fn fifo_is_derived_from_the_url_and_must_agree_with_both_queues() {
+        let fifo_url = "http://sqs/1/t-jobfleet-reports.fifo".to_owned();
+        let standard_dlq = Some("http://sqs/1/t-jobfleet-reports-dlq".to_owned());
+        let mut config =
+            with_reports(PoolConfig { queue_url: Some(fifo_url), dlq_url: standard_dlq, ..PoolConfig::routing(&["reports.*"]) });
+        let pool = reports();
+        let err = config.for_pool(pool).expect_err("a FIFO queue with a standard DLQ");
+        assert_eq!(setting_of_error(&err).as_deref(), Some("pools.reports.dlq_url"), "{err}");
+        config.pools.get_mut(&pool).expect("reports").dlq_url = Some("http://sqs/1/t-jobfleet-reports-dlq.fifo".into());
+        assert!(config.pool_fifo(pool).expect("configured"));
+        config.for_pool(pool).expect("FIFO queue and FIFO DLQ");
+        config.pools.get_mut(&pool).expect("reports").fifo = Some(false);
+        let err = config.for_pool(pool).expect_err("fifo = false with a .fifo URL");
+        assert_eq!(setting_of_error(&err).as_deref(), Some("pools.reports.queue_url"), "{err}");
+
+        let named = with_reports(PoolConfig { fifo: Some(true), ..PoolConfig::routing(&["reports.*"]) });
+        assert_eq!(
+            named.queue_names(pool).expect("configured"),
+            ("local-jobfleet-reports.fifo".to_owned(), "local-jobfleet-reports-dlq.fifo".to_owned())
+        );
+        assert_eq!(Config::default().queue_names(Pool::MEDIA).expect("bundled").0, "local-jobfleet-media");
+    }
+
+    fn setting_of_error(error: &ConfigError) -> Option<String> {
+        match error {
+            ConfigError::Invalid { setting, .. } => Some(setting.clone()),
+            _ => None,
+        }
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub const QUEUE_OLDEST_MESSAGE_AGE_SECONDS: &str = "jobfleet_queue_oldest_messag
 pub const QUEUE_BACKLOG_SECONDS: &str = "jobfleet_queue_backlog_seconds";
 pub const SQS_REQUESTS_TOTAL: &str = "jobfleet_sqs_requests_total";
 pub const WORKER_READY: &str = "jobfleet_worker_ready";
+pub const FIFO_WAITING_MESSAGES: &str = "jobfleet_fifo_waiting_messages";
 
 /// The job-type label for messages whose type is not one we handle: the
 /// type string comes from the producer and must not become a label value.
@@ -101,6 +102,7 @@ fn describe() {
         "Visible messages divided by this pod's recent completion rate: pod-seconds of queued work."
     );
     describe_counter!(SQS_REQUESTS_TOTAL, "SQS API requests, by operation and result (ok, error).");
+    describe_gauge!(FIFO_WAITING_MESSAGES, "FIFO pools: received messages waiting in this pod behind the running message of their group.");
     describe_gauge!(WORKER_READY, "1 when the worker is ready (SQS and the database answering, not draining; busy counts as ready).");
 }
 

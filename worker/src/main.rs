@@ -71,6 +71,10 @@ enum Command {
         /// Send this many copies (each a new job id).
         #[arg(long, default_value_t = 1)]
         count: u32,
+        /// MessageGroupId: on a FIFO pool the jobs of one group run in
+        /// order (default there: each job its own group).
+        #[arg(long)]
+        group: Option<String>,
     },
     /// Queue depths per pool: visible, in flight, delayed, DLQ.
     Queues(jobfleet_ops::cli::QueuesArgs),
@@ -124,18 +128,18 @@ async fn main() -> ExitCode {
             }
             Err(e) => fail(1, e),
         },
-        Command::Enqueue { job_type, payload, pool, payload_version, delay, count } => {
+        Command::Enqueue { job_type, payload, pool, payload_version, delay, count, group } => {
             let payload = match read_payload(&payload) {
                 Ok(p) => p,
                 Err(e) => return fail(2, e),
             };
-            let request = EnqueueRequest { job_type, payload, version: payload_version, pool, delay_secs: delay, count };
+            let request = EnqueueRequest { job_type, payload, version: payload_version, pool, delay_secs: delay, count, group };
             match enqueue(&config, request).await {
                 Ok((pool, ids)) => {
                     for id in &ids {
                         println!("{id}");
                     }
-                    eprintln!("enqueued {} job(s) to {}", ids.len(), pool.queue_name(&config.env));
+                    eprintln!("enqueued {} job(s) to {}", ids.len(), jobfleet_ops::queues::queue_name(&config, pool));
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(2, e),

@@ -374,6 +374,7 @@ async fn a_missing_queue_is_not_found_and_fails_fast_instead_of_being_retried() 
         sent_at: None,
         received_at: std::time::SystemTime::now(),
         attributes: HashMap::new(),
+        group_id: None,
     };
     let error = DeadLetter::new(sqs.clone(), gone.clone(), queues.queue_url.clone())
         .send(&message, "permanent", "boom")

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod handler_service;
 pub mod invocation;
 pub mod middleware;
+pub(crate) mod ordering;
 pub mod router;
 pub mod verdict;
 

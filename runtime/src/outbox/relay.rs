@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::sqs::Sqs;
-use crate::sqs::client::string_attribute;
+use crate::sqs::client::{Outgoing, is_fifo_queue, string_attribute};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
@@ -54,6 +54,7 @@ pub struct OutboxRow {
     pub pool: String,
     pub job_type: String,
     pub body: String,
+    pub message_group_id: Option<String>,
 }
 
 /// Rows claimed and sent in an open transaction; [`Claimed::commit`] marks them.
@@ -105,7 +106,10 @@ impl Relay {
         for (&pool, pool_config) in &config.pools {
             let url = match &pool_config.queue_url {
                 Some(url) => url.clone(),
-                None => sqs.queue_url(&pool.queue_name(env)).await.map_err(|e| RelayError::Queue { pool, message: e.to_string() })?,
+                None => {
+                    let name = config.queue_names(pool).map(|(main, _)| main).unwrap_or_else(|_| pool.queue_name(env));
+                    sqs.queue_url(&name).await.map_err(|e| RelayError::Queue { pool, message: e.to_string() })?
+                }
             };
             queue_urls.insert(pool, url);
         }
@@ -126,7 +130,7 @@ impl Relay {
         let mut tx = self.db.begin().await?;
         let pools: Vec<&str> = self.queue_urls.keys().map(|p| p.as_str()).collect();
         let rows: Vec<OutboxRow> = sqlx::query_as(
-            "SELECT seq, job_id, pool, job_type, body::text AS body FROM job_outbox
+            "SELECT seq, job_id, pool, job_type, body::text AS body, message_group_id FROM job_outbox
              WHERE sent_at IS NULL AND not_before <= now() AND pool = ANY($2)
              ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
         )
@@ -145,10 +149,18 @@ impl Relay {
         }
         for (pool, rows) in by_pool {
             let url = &self.queue_urls[&pool];
+            let fifo = is_fifo_queue(url);
             for chunk in rows.chunks(10) {
-                let messages: Vec<_> = chunk
+                let messages: Vec<Outgoing> = chunk
                     .iter()
-                    .map(|r| (r.body.clone(), HashMap::from([(JOB_TYPE_ATTRIBUTE.to_owned(), string_attribute(&r.job_type))])))
+                    .map(|r| Outgoing {
+                        body: r.body.clone(),
+                        attributes: HashMap::from([(JOB_TYPE_ATTRIBUTE.to_owned(), string_attribute(&r.job_type))]),
+                        // A FIFO queue needs a group; without one each job is its own.
+                        group_id: r.message_group_id.clone().or_else(|| fifo.then(|| r.job_id.to_string())),
+                        // The job id: a row sent twice (a crash before it was marked) within 5 minutes is sent once.
+                        dedup_id: fifo.then(|| r.job_id.to_string()),
+                    })
                     .collect();
                 match self.sqs.send_batch(url, &messages).await {
                     Ok(result) => {

@@ -17,6 +17,7 @@ use crate::admin::health::{self, Dependency};
 use crate::admin::{self, Health};
 use crate::config::Config;
 use crate::dispatch::Router;
+use crate::dispatch::ordering::Ordering;
 use crate::shutdown::Shutdown;
 use crate::sqs::dead_letter::DeadLetter;
 use crate::sqs::poller::{Dispatch, Intake, Poller};
@@ -108,10 +109,12 @@ async fn start_boxed(config: Config, router: Router, shutdown: Shutdown) -> Resu
     let ledger = Ledger::new(db, Duration::from_millis(config.ledger_flush_interval_ms));
 
     let sqs = Sqs::from_env().await;
-    let queue_url = resolve(&sqs, config.queue_url.as_ref(), pool.queue_name(&config.env), pool, &config.env).await?;
-    let dlq_url = resolve(&sqs, config.dlq_url.as_ref(), pool.dlq_name(&config.env), pool, &config.env).await?;
+    let fifo = config.pool_fifo(pool)?;
+    let (queue_name, dlq_name) = config.queue_names(pool)?;
+    let queue_url = resolve(&sqs, config.queue_url.as_ref(), queue_name.clone(), pool, &config.env).await?;
+    let dlq_url = resolve(&sqs, config.dlq_url.as_ref(), dlq_name, pool, &config.env).await?;
     let acker = Acker::new(sqs.clone(), queue_url.clone(), Duration::from_millis(config.ack_flush_interval_ms));
-    let dead_letter = DeadLetter::new(sqs.clone(), dlq_url.clone(), pool.queue_name(&config.env));
+    let dead_letter = DeadLetter::new(sqs.clone(), dlq_url.clone(), queue_name);
 
     // Background tasks (admin, gauges) outlive the drain and stop last.
     let background = CancellationToken::new();
@@ -138,7 +141,8 @@ async fn start_boxed(config: Config, router: Router, shutdown: Shutdown) -> Resu
         heartbeat_interval: Duration::from_secs(config.heartbeat_interval_secs),
         visibility_timeout: Duration::from_secs(config.visibility_timeout_secs),
     };
-    let dispatch: Arc<dyn Dispatch> = Arc::new(processor);
+    let dispatch: Arc<dyn Dispatch> =
+        if fifo { Arc::new(Ordering::new(processor, config.concurrency, shutdown.stop.clone())) } else { Arc::new(processor) };
     let poller = Poller {
         sqs: sqs.clone(),
         queue_url: queue_url.clone(),
@@ -167,7 +171,7 @@ async fn start_boxed(config: Config, router: Router, shutdown: Shutdown) -> Resu
     tokio::spawn(queue_stats::run(gauges, background.clone()));
     spawn_readiness_checks(ledger, sqs, queue_url.clone(), health.clone(), pool, background.clone());
 
-    tracing::info!(%pool, %queue_url, concurrency = config.concurrency, pollers = pollers.len(), %admin_addr, "worker started");
+    tracing::info!(%pool, %queue_url, fifo, concurrency = config.concurrency, pollers = pollers.len(), %admin_addr, "worker started");
     let drain_timeout = config.drain_timeout();
     let task = tokio::spawn(async move {
         shutdown.stop.cancelled().await;

@@ -58,33 +58,47 @@ pub struct Processor {
 impl Dispatch for Processor {
     fn dispatch(&self, message: Received, slot: OwnedSemaphorePermit) {
         let this = self.clone();
-        // The message's whole life — ledger, handler, ack, dead-lettering —
-        // logs inside this span; the job's fields are filled in as they are
-        // learnt (a malformed message never has a job id).
-        let span = tracing::info_span!(
-            "job",
-            message_id = %message.message_id,
-            pool = self.pool.as_str(),
-            job_id = Empty,
-            job_type = Empty,
-            attempt = Empty,
-            traceparent = Empty,
-        );
         // Boxed: a job's future (the whole middleware stack's state) is
         // several KiB, and tokio moves an unboxed future into the task cell
         // and rewrites its stage by value; a box makes those moves a pointer
         // copy (loadtest/FINDINGS.md #1: memcpy was the top CPU entry).
-        self.tracker.spawn(Box::pin(
-            async move {
-                this.activity.received(message.queue_wait());
-                // The one place a delivery is counted, whatever became of it.
-                if let Some((job_type, outcome)) = this.process(message, slot).await {
-                    telemetry::count_job(this.pool.as_str(), job_type, outcome);
-                }
-                this.activity.completed();
-            }
-            .instrument(span),
-        ));
+        self.tracker.spawn(Box::pin(async move {
+            this.handle(message, Some(slot)).await;
+        }));
+    }
+}
+
+/// Where a message stands once the processor is done with it. The FIFO
+/// ordering stage (`dispatch::ordering`) lets the next message of a group
+/// run only after `Gone`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Settled {
+    /// Its outcome is final and the message has left the queue: deleted
+    /// (success, duplicate) or dead-lettered.
+    Gone,
+    /// It is still in the queue and will be delivered again: a retry's
+    /// backoff, a put-back (lease busy, ledger down, shutdown), or an
+    /// acknowledgement that did not happen (outcome not recorded, DLQ send
+    /// failed).
+    Back,
+}
+
+/// What became of one delivery: what to count, and where the message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Processed {
+    /// The job type and outcome to count; `None` when the message was only
+    /// put back (it is counted when it comes back).
+    counted: Option<(&'static str, Outcome)>,
+    settled: Settled,
+}
+
+impl Processed {
+    fn put_back() -> Self {
+        Self { counted: None, settled: Settled::Back }
+    }
+
+    fn counted(job_type: &'static str, outcome: Outcome, settled: Settled) -> Self {
+        Self { counted: Some((job_type, outcome)), settled }
     }
 }
 
@@ -136,10 +150,46 @@ fn finish_item(job: StartItem, fence: i32, verdict: Verdict) -> FinishItem {
 }
 
 impl Processor {
-    /// Takes one message to its end; returns the job type and outcome to
-    /// count, or `None` when the message was only put back (busy, ledger
-    /// down, worker stopping) and will be counted when it comes back.
-    async fn process(&self, message: Received, slot: OwnedSemaphorePermit) -> Option<(&'static str, Outcome)> {
+    /// One message, start to end, on the caller's task: the standard
+    /// dispatch spawns one task per message, the FIFO ordering stage runs a
+    /// group's messages one after another on one. The slot is let go as
+    /// soon as the handler is done; a caller that passes `None` keeps the
+    /// slot itself (the FIFO stage hands it to the group's next message).
+    pub(crate) async fn handle(&self, message: Received, slot: Option<OwnedSemaphorePermit>) -> Settled {
+        // The message's whole life — ledger, handler, ack, dead-lettering —
+        // logs inside this span; the job's fields are filled in as they are
+        // learnt (a malformed message never has a job id).
+        let span = tracing::info_span!(
+            "job",
+            message_id = %message.message_id,
+            pool = self.pool.as_str(),
+            job_id = Empty,
+            job_type = Empty,
+            attempt = Empty,
+            traceparent = Empty,
+        );
+        async move {
+            self.activity.received(message.queue_wait());
+            let processed = self.process(message, slot).await;
+            // The one place a delivery is counted, whatever became of it.
+            if let Some((job_type, outcome)) = processed.counted {
+                telemetry::count_job(self.pool.as_str(), job_type, outcome);
+            }
+            self.activity.completed();
+            processed.settled
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Changes a held message's visibility (0 releases it), for the stages
+    /// in front of the processor.
+    pub(crate) fn acker(&self) -> &Acker {
+        &self.acker
+    }
+
+    /// Takes one message to its end: what to count, where it stands.
+    async fn process(&self, message: Received, slot: Option<OwnedSemaphorePermit>) -> Processed {
         let received = Instant::now();
         let span = tracing::Span::current();
         let envelope = match Envelope::decode(message.body.as_bytes()) {
@@ -147,8 +197,8 @@ impl Processor {
             Err(e) => {
                 drop(slot);
                 self.observe_wait(&message, UNKNOWN_JOB_TYPE);
-                self.reject(&message, None, e.class.as_str(), &e.message).await;
-                return Some((UNKNOWN_JOB_TYPE, Outcome::Dead));
+                let settled = self.reject(&message, None, e.class.as_str(), &e.message).await;
+                return Processed::counted(UNKNOWN_JOB_TYPE, Outcome::Dead, settled);
             }
         };
         span.record("job_id", tracing::field::display(envelope.id));
@@ -159,8 +209,8 @@ impl Processor {
             drop(slot);
             self.observe_wait(&message, UNKNOWN_JOB_TYPE);
             let reason = format!("no handler for job type {:?} in pool {}", envelope.job_type, self.pool);
-            self.reject(&message, Some(&envelope), "unknown_type", &reason).await;
-            return Some((UNKNOWN_JOB_TYPE, Outcome::Dead));
+            let settled = self.reject(&message, Some(&envelope), "unknown_type", &reason).await;
+            return Processed::counted(UNKNOWN_JOB_TYPE, Outcome::Dead, settled);
         };
         let job_type = route.job_type;
         span.record("job_type", job_type);
@@ -184,19 +234,19 @@ impl Processor {
                 drop(slot);
                 tracing::info!("another attempt of this job is running; putting the message back");
                 self.set_visibility(&message, self.visibility_timeout.as_secs() as i32).await;
-                return None;
+                return Processed::put_back();
             }
             Ok(BeginOutcome::AlreadySucceeded) => {
                 drop(slot);
                 tracing::info!("duplicate delivery of a succeeded job; deleting without running");
                 self.delete(&message).await;
-                return Some((job_type, Outcome::Duplicate));
+                return Processed::counted(job_type, Outcome::Duplicate, Settled::Gone);
             }
             Err(e) => {
                 drop(slot);
                 tracing::warn!(error = %e, "ledger unavailable; releasing the message for later");
                 self.set_visibility(&message, LEDGER_DOWN_RETRY_SECS).await;
-                return None;
+                return Processed::put_back();
             }
         };
 
@@ -234,10 +284,10 @@ impl Processor {
             stop_heartbeat(heartbeat).await;
             tracing::warn!("worker stopping: job abandoned and its message released");
             self.set_visibility(&message, 0).await;
-            return None;
+            return Processed::put_back();
         };
 
-        let counted = Some((job_type, verdict.outcome()));
+        let outcome = verdict.outcome();
         let ack = Ack::of(&verdict);
         let recorded = heartbeat.during(self.record(finish_item(job, fence, verdict))).await;
         // Before any final visibility change, so an extension cannot land after it.
@@ -246,24 +296,28 @@ impl Processor {
             Ok(FinishOutcome::Recorded) => {}
             Ok(FinishOutcome::Stale) => {
                 tracing::warn!("a newer attempt owns this job; leaving its message alone");
-                return counted;
+                return Processed::counted(job_type, outcome, Settled::Back);
             }
             Err(e) => {
                 tracing::error!(error = %e, "outcome not recorded; leaving the message to be redelivered");
-                return counted;
+                return Processed::counted(job_type, outcome, Settled::Back);
             }
         }
-        match ack {
+        let settled = match ack {
             Ack::Delete => {
                 self.delete(&message).await;
                 if let Some(payload_ref) = payload_ref {
                     self.router.claims().release(&payload_ref).await;
                 }
+                Settled::Gone
             }
-            Ack::Retry { after_secs } => self.set_visibility(&message, after_secs).await,
+            Ack::Retry { after_secs } => {
+                self.set_visibility(&message, after_secs).await;
+                Settled::Back
+            }
             Ack::DeadLetter { class, message: reason } => self.send_to_dlq(&message, class, &reason).await,
-        }
-        counted
+        };
+        Processed::counted(job_type, outcome, settled)
     }
 
     /// Writes the outcome, retrying while the database is briefly away (the
@@ -291,7 +345,7 @@ impl Processor {
 
     /// A message that never reached a handler: record it if it has an id,
     /// then dead-letter it.
-    async fn reject(&self, message: &Received, envelope: Option<&Envelope>, class: &'static str, reason: &str) {
+    async fn reject(&self, message: &Received, envelope: Option<&Envelope>, class: &'static str, reason: &str) -> Settled {
         tracing::warn!(error_class = class, error = reason, "rejecting message");
         if let Some(envelope) = envelope {
             let finish = FinishItem {
@@ -315,14 +369,18 @@ impl Processor {
                 tracing::warn!(error = %e, "could not record a rejected message in the ledger");
             }
         }
-        self.send_to_dlq(message, class, reason).await;
+        self.send_to_dlq(message, class, reason).await
     }
 
-    async fn send_to_dlq(&self, message: &Received, class: &str, reason: &str) {
+    async fn send_to_dlq(&self, message: &Received, class: &str, reason: &str) -> Settled {
         match self.dead_letter.send(message, class, reason).await {
-            Ok(()) => self.delete(message).await,
+            Ok(()) => {
+                self.delete(message).await;
+                Settled::Gone
+            }
             Err(e) => {
-                tracing::error!(error = %e, "could not dead-letter; the message will be redelivered")
+                tracing::error!(error = %e, "could not dead-letter; the message will be redelivered");
+                Settled::Back
             }
         }
     }

@@ -106,6 +106,7 @@ impl Sqs {
                     // would be parsed for nothing on each message.
                     .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
                     .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+                    .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
                     // All of the producer's: they are carried into the DLQ.
                     .message_attribute_names("All")
                     .send(),
@@ -151,13 +152,11 @@ impl Sqs {
         Ok(BatchFailures::from_sdk(out.failed))
     }
 
-    pub async fn send(
-        &self,
-        queue_url: &str,
-        body: &str,
-        attributes: HashMap<String, MessageAttributeValue>,
-        delay_secs: Option<i32>,
-    ) -> Result<String, SqsError> {
+    /// SendMessage: the body and attributes, the group and deduplication ids
+    /// when set (a FIFO queue needs a group, and a deduplication id unless
+    /// it has content-based deduplication), and a delay (standard queues
+    /// only: a FIFO queue refuses a per-message delay).
+    pub async fn send(&self, queue_url: &str, message: &Outgoing, delay_secs: Option<i32>) -> Result<String, SqsError> {
         let out = self
             .counted(
                 "SendMessage",
@@ -165,8 +164,10 @@ impl Sqs {
                 self.client
                     .send_message()
                     .queue_url(queue_url)
-                    .message_body(body)
-                    .set_message_attributes(Some(attributes))
+                    .message_body(&message.body)
+                    .set_message_attributes(Some(message.attributes.clone()))
+                    .set_message_group_id(message.group_id.clone())
+                    .set_message_deduplication_id(message.dedup_id.clone())
                     .set_delay_seconds(delay_secs)
                     .send(),
             )
@@ -211,6 +212,21 @@ pub fn number_attribute(value: impl ToString) -> MessageAttributeValue {
         .string_value(value.to_string())
         .build()
         .expect("data_type is set, the only required field")
+}
+
+/// A message to send with its group and deduplication ids (both `None` for
+/// a plain standard-queue message).
+#[derive(Debug, Clone, Default)]
+pub struct Outgoing {
+    pub body: String,
+    pub attributes: HashMap<String, MessageAttributeValue>,
+    pub group_id: Option<String>,
+    pub dedup_id: Option<String>,
+}
+
+/// Whether a queue URL (or name) is a FIFO queue's: SQS requires the suffix.
+pub fn is_fifo_queue(url_or_name: &str) -> bool {
+    url_or_name.ends_with(".fifo")
 }
 
 /// Result of a SendMessageBatch, entry by entry (indexes into the request).
@@ -287,19 +303,19 @@ impl Sqs {
     }
 
     /// Sends up to 10 messages in one call; reports each entry's fate.
-    pub async fn send_batch(
-        &self,
-        queue_url: &str,
-        messages: &[(String, HashMap<String, MessageAttributeValue>)],
-    ) -> Result<SendBatchResult, SqsError> {
+    /// SendMessageBatch (≤ 10 messages), each with its attributes and, when
+    /// set, its group and deduplication ids.
+    pub async fn send_batch(&self, queue_url: &str, messages: &[Outgoing]) -> Result<SendBatchResult, SqsError> {
         let entries = messages
             .iter()
             .enumerate()
-            .map(|(i, (body, attributes))| {
+            .map(|(i, m)| {
                 SendMessageBatchRequestEntry::builder()
                     .id(i.to_string())
-                    .message_body(body)
-                    .set_message_attributes(Some(attributes.clone()))
+                    .message_body(&m.body)
+                    .set_message_attributes(Some(m.attributes.clone()))
+                    .set_message_group_id(m.group_id.clone())
+                    .set_message_deduplication_id(m.dedup_id.clone())
                     .build()
             })
             .collect::<Result<Vec<_>, _>>()

@@ -4,6 +4,13 @@
 //! maxReceiveCount deliveries, but it cannot say *why*. We send the original
 //! body unchanged (so a replay is the same job, same id) with the reason
 //! attached as message attributes, and only then delete the original.
+//!
+//! The message's MessageGroupId goes with it: a FIFO DLQ refuses a message
+//! without one, and `worker dlq replay` puts the job back into its group (or
+//! its tenant, on a fair queue). A FIFO DLQ also needs a deduplication id:
+//! the original's SQS message id, which stays the same across redeliveries,
+//! so a worker that dead-letters, dies before the delete, and dead-letters
+//! the redelivered copy within SQS's 5-minute window leaves one DLQ copy.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -14,7 +21,7 @@ use jobfleet_contract::text::truncate_chars;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::sqs::client::{Sqs, SqsError, number_attribute, string_attribute};
+use crate::sqs::client::{Outgoing, Sqs, SqsError, is_fifo_queue, number_attribute, string_attribute};
 use crate::sqs::message::Received;
 
 /// Attribute names written on dead-lettered messages (operators filter on
@@ -57,9 +64,23 @@ impl DeadLetter {
             .with_max_delay(Duration::from_secs(5))
             .with_max_times(6)
             .with_jitter();
-        (|| self.sqs.send(&self.dlq_url, &message.body, attributes.clone(), None)).retry(backoff).when(SqsError::is_transient).await?;
+        let outgoing = dead_letter_message(message, attributes, is_fifo_queue(&self.dlq_url));
+        (|| self.sqs.send(&self.dlq_url, &outgoing, None)).retry(backoff).when(SqsError::is_transient).await?;
         Ok(())
     }
+}
+
+/// The DLQ copy: body unchanged, the group kept; a deduplication id only
+/// for a FIFO DLQ (a standard queue refuses one).
+pub fn dead_letter_message(message: &Received, attributes: HashMap<String, MessageAttributeValue>, fifo_dlq: bool) -> Outgoing {
+    let group_id = match (&message.group_id, fifo_dlq) {
+        (Some(group), _) => Some(group.clone()),
+        // A FIFO DLQ needs a group even for a message that had none (one
+        // sent by hand to the wrong queue type): it becomes its own group.
+        (None, true) => Some(message.message_id.clone()),
+        (None, false) => None,
+    };
+    Outgoing { body: message.body.clone(), attributes, group_id, dedup_id: fifo_dlq.then(|| message.message_id.clone()) }
 }
 
 pub fn dead_letter_attributes(
@@ -105,7 +126,22 @@ mod tests {
             sent_at: None,
             received_at: SystemTime::now(),
             attributes: (0..attributes).map(|i| (format!("a{i}"), string_attribute("v"))).collect(),
+            group_id: None,
         }
+    }
+
+    #[test]
+    fn the_group_goes_to_the_dlq_and_a_fifo_dlq_gets_a_stable_dedup_id() {
+        let mut message = message_with(0);
+        message.group_id = Some("order-42".into());
+        let fifo = dead_letter_message(&message, HashMap::new(), true);
+        assert_eq!((fifo.group_id.as_deref(), fifo.dedup_id.as_deref()), (Some("order-42"), Some("m-1")));
+        let standard = dead_letter_message(&message, HashMap::new(), false);
+        assert_eq!((standard.group_id.as_deref(), standard.dedup_id.as_deref()), (Some("order-42"), None));
+        message.group_id = None;
+        let orphan = dead_letter_message(&message, HashMap::new(), true);
+        assert_eq!(orphan.group_id.as_deref(), Some("m-1"), "a FIFO DLQ refuses a message without a group");
+        assert_eq!(dead_letter_message(&message, HashMap::new(), false).group_id, None);
     }
 
     #[test]

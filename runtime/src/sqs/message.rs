@@ -17,6 +17,9 @@ pub struct Received {
     pub received_at: SystemTime,
     /// The producer's message attributes, kept to carry them into the DLQ.
     pub attributes: HashMap<String, MessageAttributeValue>,
+    /// MessageGroupId: the ordering group on a FIFO queue, the tenant on a
+    /// standard (fair) queue; kept into the DLQ and through replays.
+    pub group_id: Option<String>,
 }
 
 impl Received {
@@ -28,7 +31,9 @@ impl Received {
             .get(&MessageSystemAttributeName::SentTimestamp)
             .and_then(|v| v.parse::<u64>().ok())
             .map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
+        let group_id = system.get(&MessageSystemAttributeName::MessageGroupId).cloned();
         Some(Self {
+            group_id,
             message_id: message.message_id?,
             receipt_handle: message.receipt_handle?,
             body: message.body.unwrap_or_default(),

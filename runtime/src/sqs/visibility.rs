@@ -47,10 +47,25 @@ impl Heartbeat {
         received_at: Instant,
         hard_deadline: Instant,
     ) -> Self {
+        Self::start_at(tokio::time::Instant::now(), acker, receipt_handle, interval, extend_by, received_at, hard_deadline)
+    }
+
+    /// `start` with the first extension at `first_beat` instead of at once:
+    /// a message that only waits (behind its FIFO group) costs no request
+    /// until its visibility actually needs extending.
+    pub fn start_at(
+        first_beat: tokio::time::Instant,
+        acker: Acker,
+        receipt_handle: String,
+        interval: Duration,
+        extend_by: Duration,
+        received_at: Instant,
+        hard_deadline: Instant,
+    ) -> Self {
         let stop = CancellationToken::new();
         let token = stop.clone();
         let task = tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(interval);
+            let mut ticker = tokio::time::interval_at(first_beat, interval);
             loop {
                 tokio::select! {
                     () = token.cancelled() => return,
