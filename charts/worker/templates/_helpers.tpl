@@ -41,7 +41,9 @@ jobfleet.io/environment: {{ .Values.environment }}
 {{- end -}}
 
 {{- define "worker.queueName" -}}
-{{- printf "%s-jobfleet-%s" .Values.environment .Values.pool -}}
+{{- /* A FIFO pool (`poolConfig.<pool>.fifo: true`) has `.fifo` queues, as the Terraform sqs module names them. */ -}}
+{{- $pool := get (default dict .Values.poolConfig) .Values.pool | default dict -}}
+{{- printf "%s-jobfleet-%s%s" .Values.environment .Values.pool (ternary ".fifo" "" (eq (get $pool "fifo" | toString) "true")) -}}
 {{- end -}}
 
 {{- define "worker.queueUrl" -}}
