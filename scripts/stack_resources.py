@@ -36,8 +36,8 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-def read_config() -> tuple[str, list[str], list[str]]:
-    """(env, pools to create, pools skipped because their URLs are explicit)."""
+def read_config() -> tuple[str, list[str], list[str], set[str]]:
+    """(env, pools to create, pools skipped because their URLs are explicit, FIFO pools)."""
     path = os.environ.get("JOBFLEET_CONFIG")
     settings: dict = {}
     if path:
@@ -56,7 +56,10 @@ def read_config() -> tuple[str, list[str], list[str]]:
         fail(f"setting `pools` ({path}): must be a table of [pools.<name>] tables")
     pools = list(BUNDLED_POOLS)
     external = []
+    fifo = set()
     for name, pool in declared.items():
+        if isinstance(pool, dict) and pool.get("fifo") is True:
+            fifo.add(name)
         if not POOL_NAME.match(name):
             fail(
                 f"setting `pools.{name}` ({path}): invalid pool name: 1-32 characters of a-z, 0-9 and '-', "
@@ -68,19 +71,24 @@ def read_config() -> tuple[str, list[str], list[str]]:
                 pools.remove(name)
         elif name not in pools:
             pools.append(name)
-    return env, pools, external
+    return env, pools, external, fifo
 
 
-def create_pool_queues(sqs, env: str, pool: str) -> None:
+def create_pool_queues(sqs, env: str, pool: str, fifo: bool = False) -> None:
+    """A FIFO pool (`fifo = true`) gets `.fifo` on both names, as the
+    Terraform sqs module names them; a FIFO queue needs a FIFO DLQ."""
     name = f"{env}-jobfleet-{pool}"
+    suffix = ".fifo" if fifo else ""
+    fifo_attributes = {"FifoQueue": "true"} if fifo else {}
     dlq_url = sqs.create_queue(
-        QueueName=f"{name}-dlq",
-        Attributes={"MessageRetentionPeriod": str(14 * 24 * 3600)},
+        QueueName=f"{name}-dlq{suffix}",
+        Attributes={"MessageRetentionPeriod": str(14 * 24 * 3600), **fifo_attributes},
     )["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sqs.create_queue(
-        QueueName=name,
+        QueueName=f"{name}{suffix}",
         Attributes={
+            **fifo_attributes,
             "VisibilityTimeout": "60",
             "ReceiveMessageWaitTimeSeconds": "20",
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}),
@@ -89,12 +97,12 @@ def create_pool_queues(sqs, env: str, pool: str) -> None:
 
 
 def main() -> None:
-    env, pools, external = read_config()
+    env, pools, external, fifo = read_config()
     # AWS_REGION is what the Rust SDK reads; boto3 reads AWS_DEFAULT_REGION.
     session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
     sqs = session.client("sqs")
     for pool in pools:
-        create_pool_queues(sqs, env, pool)
+        create_pool_queues(sqs, env, pool, pool in fifo)
     s3 = session.client("s3")
     bucket = f"{env}-jobfleet-media"
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
