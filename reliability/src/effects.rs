@@ -166,3 +166,95 @@ pub async fn tally(db: &PgPool, ids: &[Uuid]) -> Result<Tally, sqlx::Error> {
         duplicate_deliveries: n(row.6),
     })
 }
+
+/// A job of a FIFO group for the ordering scenario: its effect row records
+/// the group and its place in it, in the order effects were applied.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Ordered {
+    pub group: String,
+    pub seq: u32,
+    /// Work time before the effect is written, in milliseconds.
+    #[serde(default)]
+    pub ms: u64,
+    /// Executions that fail retryably before one succeeds.
+    #[serde(default)]
+    pub fail_attempts: u32,
+    /// Fails permanently (dead-lettered) on its first execution.
+    #[serde(default)]
+    pub permanent: bool,
+}
+
+impl Job for Ordered {
+    const TYPE: &'static str = "reliability.ordered";
+    const POOL: Option<Pool> = None;
+}
+
+/// Creates the ordered-effect table (after [`install`]).
+pub async fn install_ordered(db: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS rel_ordered (
+             n bigserial PRIMARY KEY,
+             grp text NOT NULL,
+             seq int NOT NULL,
+             job_id uuid NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT clock_timestamp());",
+    )
+    .execute(db)
+    .await
+    .map(drop)
+}
+
+impl jobfleet_contract::Handler<Ordered> for EffectHandler {
+    type Output = Value;
+
+    async fn handle(&self, job: Ordered, ctx: JobContext) -> Result<Value, JobError> {
+        let seq: i64 = sqlx::query_scalar("INSERT INTO rel_executions (job_id, attempt, pid) VALUES ($1, $2, $3) RETURNING seq")
+            .bind(ctx.id)
+            .bind(ctx.attempt as i32)
+            .bind(std::process::id() as i32)
+            .fetch_one(&self.db)
+            .await
+            .map_err(db_error)?;
+        let finish = |db: PgPool| async move {
+            sqlx::query("UPDATE rel_executions SET finished_at = clock_timestamp() WHERE seq = $1")
+                .bind(seq)
+                .execute(&db)
+                .await
+                .map_err(db_error)
+        };
+        if job.permanent {
+            finish(self.db.clone()).await?;
+            return Err(JobError::permanent("ordered_permanent", format!("{} #{} fails for good", job.group, job.seq)));
+        }
+        // Counted from the executions table, not `ctx.attempt`, so the
+        // injected failures do not depend on the rule the scenario checks
+        // (the runtime's attempt counts runs, not deliveries).
+        let executions: i64 = sqlx::query_scalar("SELECT count(*) FROM rel_executions WHERE job_id = $1")
+            .bind(ctx.id)
+            .fetch_one(&self.db)
+            .await
+            .map_err(db_error)?;
+        if executions <= i64::from(job.fail_attempts) {
+            finish(self.db.clone()).await?;
+            return Err(JobError::retryable(format!("injected failure {executions} of {}", job.fail_attempts)));
+        }
+        tokio::time::sleep(Duration::from_millis(job.ms)).await;
+        let applied = sqlx::query(
+            "WITH e AS (
+                 INSERT INTO rel_effects (idempotency_key, job_id)
+                 SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM rel_effects WHERE idempotency_key = $1)
+                 RETURNING job_id)
+             INSERT INTO rel_ordered (grp, seq, job_id) SELECT $3, $4, job_id FROM e",
+        )
+        .bind(&ctx.idempotency_key)
+        .bind(ctx.id)
+        .bind(&job.group)
+        .bind(job.seq as i32)
+        .execute(&self.db)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        finish(self.db.clone()).await?;
+        Ok(json!({ "applied": applied == 1 }))
+    }
+}

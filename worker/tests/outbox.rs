@@ -5,9 +5,10 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use common::{Running, TestQueues, envelope, eventually, isolated_db, job_row};
 use jobfleet_contract::Pool;
-use jobfleet_contract::outbox::enqueue_tx;
+use jobfleet_contract::outbox::{enqueue_tx, enqueue_tx_in_group};
 use jobfleet_runtime::Config;
 use jobfleet_runtime::dispatch::catalog::router_for;
 use jobfleet_runtime::outbox::Relay;
@@ -109,4 +110,68 @@ async fn two_relays_in_parallel_never_send_a_row_twice() {
     assert_eq!(sent_a + sent_b, 120, "a: {sent_a}, b: {sent_b}");
     assert_eq!(pending(&db).await, 0);
     assert_eq!(queues.counts(&queues.queue_url).await.0, 120, "each row sent exactly once");
+}
+
+/// A FIFO pool's rows go out with their `message_group_id` (a row without
+/// one is its own group) and the job id as deduplication id, so a relay
+/// that sends a batch again after a crash within SQS's 5 minutes does not
+/// put a second copy in the group's line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fifo_pools_rows_go_out_in_their_group_and_a_resend_is_deduplicated() {
+    let (db, _) = isolated_db().await;
+    let queues = TestQueues::create_fifo(Pool::MEDIA).await;
+    let mut tx = db.begin().await.expect("begin");
+    let mut sent = Vec::new();
+    for group in [Some("order-42"), Some("order-42"), None, Some("order-42")] {
+        let job = envelope("diag.noop", 1, json!({}));
+        enqueue_tx_in_group(&mut tx, Pool::MEDIA, &job, None, group).await.expect("enqueue");
+        sent.push((job.id, group));
+    }
+    tx.commit().await.expect("commit");
+    let relay = relay_for(&db, &queues).await;
+
+    // Sent, then the "crash" before the rows are marked; the restarted relay sends them again.
+    let claimed = relay.claim_and_send().await.expect("send");
+    assert_eq!(claimed.sent(), 4);
+    drop(claimed);
+    assert_eq!(relay.relay_once().await.expect("relay"), 4);
+    assert_eq!(queues.counts(&queues.queue_url).await, (4, 0), "SQS dropped the resent copies");
+
+    let mut received = Vec::new();
+    while received.len() < 4 {
+        let out = queues
+            .sqs
+            .receive_message()
+            .queue_url(&queues.queue_url)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .expect("receive");
+        for m in out.messages.unwrap_or_default() {
+            queues
+                .sqs
+                .delete_message()
+                .queue_url(&queues.queue_url)
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .expect("delete");
+            let body: serde_json::Value = serde_json::from_str(m.body().unwrap_or_default()).expect("envelope");
+            let attributes = m.attributes.unwrap_or_default();
+            received.push((
+                body["id"].as_str().unwrap_or_default().to_owned(),
+                attributes.get(&MessageSystemAttributeName::MessageGroupId).cloned(),
+                attributes.get(&MessageSystemAttributeName::MessageDeduplicationId).cloned(),
+            ));
+        }
+    }
+    for (id, group) in &sent {
+        let (_, got_group, dedup) = received.iter().find(|(got, _, _)| *got == id.to_string()).expect("every job arrived");
+        let expected = group.map_or_else(|| id.to_string(), str::to_owned);
+        assert_eq!((got_group.as_deref(), dedup.as_deref()), (Some(expected.as_str()), Some(id.to_string().as_str())), "job {id}");
+    }
+    let in_group: Vec<&str> = received.iter().filter(|(_, g, _)| g.as_deref() == Some("order-42")).map(|(id, _, _)| id.as_str()).collect();
+    let sent_in_group: Vec<String> = sent.iter().filter(|(_, g)| g.is_some()).map(|(id, _)| id.to_string()).collect();
+    assert_eq!(in_group, sent_in_group, "the group's rows in the order they were written");
 }

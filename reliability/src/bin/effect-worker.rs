@@ -10,7 +10,7 @@ use std::time::Duration;
 use jobfleet_runtime::config::Config;
 use jobfleet_runtime::dispatch::catalog::router_for;
 use jobfleet_runtime::{runtime, store, telemetry};
-use reliability::effects::{Effect, EffectHandler, install};
+use reliability::effects::{Effect, EffectHandler, Ordered, install, install_ordered};
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
@@ -45,7 +45,13 @@ async fn main() -> ExitCode {
     if let Err(e) = install(&db).await {
         return fail(format!("effect tables: {e}"));
     }
-    if let Err(e) = router.register::<Effect, _>(EffectHandler { db }) {
+    if let Err(e) = install_ordered(&db).await {
+        return fail(format!("ordered effect table: {e}"));
+    }
+    if let Err(e) = router.register::<Effect, _>(EffectHandler { db: db.clone() }) {
+        return fail(e);
+    }
+    if let Err(e) = router.register::<Ordered, _>(EffectHandler { db }) {
         return fail(e);
     }
     match runtime::run_until_signalled(config, router).await {

@@ -78,6 +78,44 @@ impl TestQueues {
         Self { env, pool, queue_url, dlq_url, sqs }
     }
 
+    /// A FIFO pool's queues (`<env>-jobfleet-<pool>.fifo` and its FIFO DLQ,
+    /// no content-based deduplication: senders give a deduplication id).
+    pub async fn create_fifo(pool: Pool) -> Self {
+        let sqs = sqs().await;
+        let env = format!("t-{}", &Uuid::new_v4().simple().to_string()[..12]);
+        let create = |name: String, redrive: Option<String>| {
+            let sqs = sqs.clone();
+            async move {
+                let mut attributes = HashMap::from([(QueueAttributeName::FifoQueue, "true".to_owned())]);
+                if let Some(redrive) = redrive {
+                    attributes.insert(QueueAttributeName::RedrivePolicy, redrive);
+                }
+                sqs.create_queue()
+                    .queue_name(name)
+                    .set_attributes(Some(attributes))
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("create FIFO queue: {e:?}; {STACK_HINT}"))
+                    .queue_url
+                    .expect("queue url")
+            }
+        };
+        let dlq_url = create(format!("{}.fifo", pool.dlq_name(&env)), None).await;
+        let dlq_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&dlq_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("DLQ attributes")
+            .attributes
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .expect("DLQ arn");
+        let redrive = serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": "10" }).to_string();
+        let queue_url = create(format!("{}.fifo", pool.queue_name(&env)), Some(redrive)).await;
+        Self { env, pool, queue_url, dlq_url, sqs }
+    }
+
     /// The other pools' queues under the same environment name, for what
     /// resolves every pool's queue at start (`worker relay`).
     pub async fn create_sibling_queues(&self) {
@@ -155,7 +193,8 @@ impl TestQueues {
             for m in out.messages.unwrap_or_default() {
                 let attributes =
                     m.message_attributes.unwrap_or_default().into_iter().filter_map(|(k, v)| Some((k, v.string_value?))).collect();
-                found.push(DeadLettered { body: m.body.unwrap_or_default(), attributes });
+                let group_id = m.attributes.and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId).cloned());
+                found.push(DeadLettered { body: m.body.unwrap_or_default(), attributes, group_id });
             }
         }
         found
@@ -166,6 +205,7 @@ impl TestQueues {
 pub struct DeadLettered {
     pub body: String,
     pub attributes: HashMap<String, String>,
+    pub group_id: Option<String>,
 }
 
 impl DeadLettered {

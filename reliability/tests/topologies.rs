@@ -1,0 +1,209 @@
+//! Queue topologies under faults, against the real local stack (FIFO queues
+//! in moto run through scripts/moto_fifo.py, Postgres) with the worker as
+//! separate processes. Writes `target/reliability/fifo_groups.json` for
+//! docs/RELIABILITY.md, like the scenarios in `scenarios.rs`.
+
+#[path = "../../worker/tests/common/mod.rs"]
+mod common;
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use common::{TestQueues, envelope, eventually};
+use jobfleet_contract::{Job, Pool};
+use reliability::effects::{Ordered, install_ordered, tally};
+use reliability::report::{Run, ScenarioReport, runs};
+use serde_json::json;
+use support::*;
+use uuid::Uuid;
+
+/// Groups × messages per group: the issue's 50 × 100.
+const GROUPS: usize = 50;
+const PER_GROUP: usize = 100;
+/// The one message that fails for good: group 3, message 40.
+const DEAD: (usize, usize) = (3, 40);
+const KILLS: usize = 1;
+
+/// About one message in 13 fails retryably on its first execution.
+fn fails_first(group: usize, seq: usize) -> bool {
+    (group * 7 + seq) % 13 == 5
+}
+
+fn group_name(group: usize) -> String {
+    format!("g{group}")
+}
+
+/// Sends every group's messages in order (batches of 10, the groups
+/// interleaved as independent producers would); returns the job ids.
+async fn send_groups(queues: &TestQueues) -> BTreeMap<(usize, usize), Uuid> {
+    let mut senders = tokio::task::JoinSet::new();
+    for group in 0..GROUPS {
+        let queues = queues.clone();
+        senders.spawn(async move {
+            let mut ids = Vec::new();
+            for chunk in (0..PER_GROUP).collect::<Vec<_>>().chunks(10) {
+                let entries = chunk
+                    .iter()
+                    .map(|&seq| {
+                        let payload = json!({
+                            "group": group_name(group),
+                            "seq": seq,
+                            "ms": 5 + (seq as u64 * 7) % 20,
+                            "fail_attempts": u32::from(fails_first(group, seq)),
+                            "permanent": (group, seq) == DEAD,
+                        });
+                        let job = envelope(Ordered::TYPE, 1, payload);
+                        ids.push(((group, seq), job.id));
+                        SendMessageBatchRequestEntry::builder()
+                            .id(seq.to_string())
+                            .message_body(job.to_json())
+                            .message_group_id(group_name(group))
+                            // The job id, as the SDK and the relay send it.
+                            .message_deduplication_id(job.id.to_string())
+                            .build()
+                            .expect("entry")
+                    })
+                    .collect::<Vec<_>>();
+                let out = queues
+                    .sqs
+                    .send_message_batch()
+                    .queue_url(&queues.queue_url)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await
+                    .expect("send batch");
+                assert!(out.failed.is_empty(), "send failures: {:?}", out.failed);
+            }
+            ids
+        });
+    }
+    senders.join_all().await.into_iter().flatten().collect()
+}
+
+/// A FIFO pool: 50 groups × 100 messages, about 8 % failing retryably once,
+/// one failing permanently, through two worker processes at once (so SQS's
+/// group lock between pods is exercised too), one of them killed with -9
+/// mid-run while it runs a job and replaced. Asserts: each group's effects
+/// strictly in order and no message started before the one ahead of it in
+/// its group had its effect; none lost, none duplicated; the permanent
+/// failure is in the FIFO DLQ with its group, and the rest of its group ran
+/// after it, in order (a dead-lettered message does not stall its group).
+/// `max_attempts` is 3 and a message is released (visibility 0) each time
+/// one ahead of it in its group fails, so a retry budget counted in
+/// deliveries rather than runs would dead-letter messages here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifo_groups() {
+    let total = GROUPS * PER_GROUP;
+    let injected = (0..GROUPS).flat_map(|g| (0..PER_GROUP).map(move |s| (g, s))).filter(|&(g, s)| fails_first(g, s)).count();
+    let what = format!(
+        "A FIFO pool: {GROUPS} message groups × {PER_GROUP} messages (5–24 ms each), {injected} failing retryably on their first run and one (group {}, message {}) permanently, through two worker processes at concurrency 16 and max_attempts 3; one worker killed with SIGKILL while running a job after a third of the effects, and replaced.",
+        DEAD.0, DEAD.1
+    );
+    let mut results = Vec::new();
+    for n in 1..=runs() {
+        results.push(fifo_groups_run(n, total).await);
+    }
+    ScenarioReport::from_runs("fifo_groups", what, format!("{KILLS} × kill -9, {injected} retryable failures, 1 permanent"), &results)
+        .save()
+        .expect("save report");
+}
+
+async fn fifo_groups_run(n: u32, total: usize) -> Run {
+    let (db, url) = schema().await;
+    install_ordered(&db).await.expect("ordered effect table");
+    let queues = TestQueues::create_fifo(Pool::MEDIA).await;
+    let sending = Instant::now();
+    let ids = send_groups(&queues).await;
+    let sent_in = sending.elapsed();
+    assert_eq!(ids.len(), total);
+
+    let started = Instant::now();
+    // The pool is FIFO by configuration, so it resolves the `.fifo` queues.
+    let fifo_env = [("JOBFLEET_POOLS__MEDIA__FIFO", "true"), ("JOBFLEET_MAX_ATTEMPTS", "3")];
+    let spawn = |name: String| WorkerProcess::spawn(&name, &queues, &url, &moto_endpoint(), &fifo_env);
+    let other = spawn(format!("fifo-{n}-b"));
+    let aim = KillAim {
+        progress: "effects",
+        progress_sql: "SELECT count(*) FROM rel_ordered",
+        busy_sql: Some("SELECT count(*) FROM rel_executions WHERE finished_at IS NULL AND pid = $1"),
+    };
+    let Killed { process: replacement, last_kill, interrupted } =
+        kill_repeatedly(&db, spawn(format!("fifo-{n}-a0")), KILLS, total, aim, Duration::from_secs(600), |k| {
+            spawn(format!("fifo-{n}-a{k}"))
+        })
+        .await;
+    let killed_at = last_kill.duration_since(started);
+
+    let live = total - 1;
+    eventually(&format!("{live} effects"), Duration::from_secs(900), || async {
+        (count(&db, "SELECT count(*) FROM rel_ordered").await >= live as i64).then_some(())
+    })
+    .await;
+    let elapsed = started.elapsed();
+    let recovery = last_kill.elapsed();
+    let dead = queues.dead_letters(1).await;
+    await_queue_empty(&queues).await;
+    other.stop().await;
+    replacement.stop().await;
+
+    // The permanent failure: in the FIFO DLQ, with its group.
+    assert_eq!(dead.len(), 1, "exactly one message dead-lettered: {dead:?}");
+    let dead_id = ids[&DEAD];
+    assert!(dead[0].body.contains(&dead_id.to_string()), "the permanent failure is the one dead-lettered: {dead:?}");
+    assert_eq!(dead[0].group_id.as_deref(), Some(group_name(DEAD.0).as_str()), "the DLQ copy keeps its group");
+    assert_eq!(dead[0].attr("error_class"), "ordered_permanent");
+
+    // Each group's effects, in the order they were applied: every message
+    // but the dead one, once, in sequence.
+    let rows: Vec<(String, i32)> =
+        sqlx::query_as("SELECT grp, seq FROM rel_ordered ORDER BY n").fetch_all(&db).await.expect("ordered effects");
+    let mut by_group: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+    for (group, seq) in rows {
+        by_group.entry(group).or_default().push(seq);
+    }
+    assert_eq!(by_group.len(), GROUPS);
+    let mut out_of_order = 0;
+    for group in 0..GROUPS {
+        let seqs = &by_group[&group_name(group)];
+        out_of_order += seqs.windows(2).filter(|w| w[1] <= w[0]).count();
+        let expected: Vec<i32> = (0..PER_GROUP).filter(|&s| (group, s) != DEAD).map(|s| s as i32).collect();
+        assert_eq!(seqs, &expected, "group g{group}: effects out of order, missing or doubled");
+    }
+    // Strictly one after another: no execution of a message started before
+    // the message ahead of it in its group had its effect (or, for the dead
+    // one, had finished failing).
+    let overtaking: i64 = sqlx::query_scalar(
+        "WITH done AS (
+             SELECT grp, seq, applied_at AS at FROM rel_ordered
+             UNION ALL
+             SELECT $1, $2, max(e.finished_at) FROM rel_executions e WHERE e.job_id = $3)
+         SELECT count(*) FROM done prev
+           JOIN rel_ordered next ON next.grp = prev.grp AND next.seq = prev.seq + 1
+           JOIN rel_executions e ON e.job_id = next.job_id
+          WHERE e.started_at < prev.at",
+    )
+    .bind(group_name(DEAD.0))
+    .bind(DEAD.1 as i32)
+    .bind(dead_id)
+    .fetch_one(&db)
+    .await
+    .expect("overtaking");
+    assert_eq!(overtaking, 0, "a message started before the one ahead of it in its group was done");
+
+    let live_ids: Vec<Uuid> = ids.iter().filter(|&(key, _)| *key != DEAD).map(|(_, id)| *id).collect();
+    let t = tally(&db, &live_ids).await.expect("tally");
+    assert_eq!(t.jobs, live as u64);
+    assert_clean(&t, "fifo_groups");
+    assert!(interrupted >= KILLS as i64, "the kill interrupted a running job: {interrupted}");
+    assert!(t.reexecuted >= interrupted as u64, "{interrupted} interrupted jobs, but only {} re-executions: {t:?}", t.reexecuted);
+    let figures = format!(
+        "{GROUPS} groups × {PER_GROUP} messages: sent in {:.1} s; kill -9 at {:.1} s (interrupting {interrupted} running job(s)); all {live} effects after {:.1} s; {out_of_order} order violations, {overtaking} overtakings; the permanent failure in the FIFO DLQ with its group, the rest of its group after it, in order; queue empty, both workers drained on SIGTERM with exit 0",
+        sent_in.as_secs_f64(),
+        killed_at.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
+    println!("fifo_groups run {n}: {figures}; {t:?}");
+    Run { tally: t, recovery_secs: Some(recovery.as_secs_f64()), notes: vec![figures] }
+}
