@@ -82,12 +82,12 @@ fleet: deps stack-up ## Fleet harness, every scenario and policy; rewrites docs/
 test-reliability: deps stack-up ## Crash, fault and hostile-input scenarios (RELIABILITY_RUNS=3 for the report); rewrites docs/RELIABILITY.md
 	rm -rf target/reliability
 	@# The FIFO scenario (tests/topologies.rs) needs the emulator's FIFO fix
-	@# (scripts/moto_fifo.py): on a stock moto this check fails first, naming the bug.
-	.tools/stack-venv/bin/python scripts/moto-fifo-check.py
+	@# (scripts/moto_sqs.py): on a stock moto this check fails first, naming the bug.
+	.tools/stack-venv/bin/python scripts/moto-sqs-check.py
 	$(CARGO) test --locked --workspace $(RUST_TEST_FEATURES) --test scenarios --test corpus --test hostile_media --test topologies
 	@# The binary `cargo test` just built (a `cargo run` would rebuild the
 	@# dependency tree without the tests' dev-dependency features).
-	"$${CARGO_TARGET_DIR:-target}/debug/reliability-report" --expect kill9_loop,sigterm_drain,sqs_blackhole,postgres_cut,partial_batch_failures,visibility_race,relay_kill9,fifo_groups
+	"$${CARGO_TARGET_DIR:-target}/debug/reliability-report" --expect kill9_loop,sigterm_drain,sqs_blackhole,postgres_cut,partial_batch_failures,visibility_race,relay_kill9,fifo_groups,fair_tenants
 
 .PHONY: deny
 deny: ## Supply chain: cargo-deny (pinned, into .tools/) on licenses, bans (duplicate majors), sources and advisories (deny.toml)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The local stack: moto server (SQS, S3, SES, SNS) on 127.0.0.1:4566 — run
-# through scripts/moto_fifo.py, which fixes moto's FIFO receives — and a
+# through scripts/moto_sqs.py, which fixes moto's FIFO receives — and a
 # Postgres for the ledger. Idempotent: `up` reuses whatever is already
 # running; `down` stops only what `up` started.
 #
@@ -60,8 +60,8 @@ moto_up() {
   if port_open "$MOTO_HOST" "$MOTO_PORT"; then say "moto: already listening on $MOTO_HOST:$MOTO_PORT"; return; fi
   mkdir -p "$STATE"
   say "moto: starting on $MOTO_HOST:$MOTO_PORT (log: .stack/moto.log)"
-  # moto_server with its SQS FIFO receive fixed (scripts/moto_fifo.py says which bugs).
-  nohup "$VENV/bin/python" "$ROOT/scripts/moto_fifo.py" -H "$MOTO_HOST" -p "$MOTO_PORT" >"$STATE/moto.log" 2>&1 &
+  # moto_server with its SQS FIFO receive fixed (scripts/moto_sqs.py says which bugs).
+  nohup "$VENV/bin/python" "$ROOT/scripts/moto_sqs.py" -H "$MOTO_HOST" -p "$MOTO_PORT" >"$STATE/moto.log" 2>&1 &
   echo $! > "$STATE/moto.pid"
   wait_for 60 "moto" port_open "$MOTO_HOST" "$MOTO_PORT"
 }

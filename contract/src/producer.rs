@@ -95,12 +95,24 @@ pub struct EnqueueOptions {
     pub traceparent: Option<String>,
     /// The pool, for types every pool accepts (`diag.*`).
     pub pool: Option<Pool>,
-    /// FIFO queues: jobs with the same group run in order, one at a time.
-    /// Defaults to the job id (no ordering, full parallelism).
+    /// `MessageGroupId`. FIFO queues: jobs with the same group run in
+    /// order, one at a time; defaults to the job id (no ordering, full
+    /// parallelism). Standard queues: the job's tenant, which SQS fair
+    /// queues and a fair pool's per-tenant share go by
+    /// (docs/topologies.md); unset, the job is a tenant of its own.
     pub message_group_id: Option<String>,
     /// FIFO queues: SQS drops a second send with the same id within 5
     /// minutes. Defaults to the job id.
     pub deduplication_id: Option<String>,
+}
+
+impl EnqueueOptions {
+    /// Options for a job of `tenant` (its `MessageGroupId`): a fair pool
+    /// shares its slots between tenants, and SQS fair queues serve a quiet
+    /// tenant ahead of a noisy one's backlog.
+    pub fn for_tenant(tenant: impl Into<String>) -> Self {
+        Self { message_group_id: Some(tenant.into()), ..Self::default() }
+    }
 }
 
 /// A job accepted by SQS.
@@ -175,8 +187,11 @@ impl Client {
         if let Some(delay) = prepared.delay_secs {
             request = request.delay_seconds(delay);
         }
-        if let Some((group, dedup)) = &prepared.fifo {
-            request = request.message_group_id(group).message_deduplication_id(dedup);
+        if let Some(group) = &prepared.group {
+            request = request.message_group_id(group);
+        }
+        if let Some(dedup) = &prepared.dedup {
+            request = request.message_deduplication_id(dedup);
         }
         let output = request.send().await.map_err(sqs_error)?;
         Ok(prepared.into_enqueued(output.message_id.unwrap_or_default()))
@@ -226,8 +241,11 @@ impl Client {
             if let Some(delay) = prepared.delay_secs {
                 entry = entry.delay_seconds(delay);
             }
-            if let Some((group, dedup)) = &prepared.fifo {
-                entry = entry.message_group_id(group).message_deduplication_id(dedup);
+            if let Some(group) = &prepared.group {
+                entry = entry.message_group_id(group);
+            }
+            if let Some(dedup) = &prepared.dedup {
+                entry = entry.message_deduplication_id(dedup);
             }
             match entry.build() {
                 Ok(entry) => request = request.entries(entry),
@@ -287,17 +305,22 @@ impl Client {
             self.claim_check.store(&mut envelope, bucket, &self.config.claim_check_prefix).await?;
             body = envelope.to_json();
         }
-        let fifo = fifo.then(|| {
-            let id = envelope.id.to_string();
-            (options.message_group_id.clone().unwrap_or_else(|| id.clone()), options.deduplication_id.clone().unwrap_or(id))
-        });
+        let id = envelope.id.to_string();
+        // A FIFO queue needs both; a standard queue takes the group as the
+        // tenant and has no deduplication.
+        let (group, dedup) = if fifo {
+            (Some(options.message_group_id.clone().unwrap_or_else(|| id.clone())), Some(options.deduplication_id.clone().unwrap_or(id)))
+        } else {
+            (options.message_group_id.clone(), None)
+        };
         Ok(Prepared {
             id: envelope.id,
             queue_url,
             body,
             type_attribute,
             delay_secs: options.delay.map(|d| d.as_secs() as i32),
-            fifo,
+            group,
+            dedup,
             claim_checked,
         })
     }
@@ -333,8 +356,10 @@ struct Prepared {
     body: String,
     type_attribute: MessageAttributeValue,
     delay_secs: Option<i32>,
-    /// (group id, deduplication id) on FIFO queues.
-    fifo: Option<(String, String)>,
+    /// MessageGroupId: the ordering group (FIFO, always set) or the tenant.
+    group: Option<String>,
+    /// MessageDeduplicationId, FIFO queues only.
+    dedup: Option<String>,
     claim_checked: bool,
 }
 
@@ -387,7 +412,8 @@ mod tests {
             body: "x".repeat(bytes),
             type_attribute: MessageAttributeValue::builder().data_type("String").string_value("t").build().expect("valid"),
             delay_secs: None,
-            fifo: None,
+            group: None,
+            dedup: None,
             claim_checked: false,
         }
     }

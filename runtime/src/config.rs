@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -146,6 +147,15 @@ pub struct PoolConfig {
     /// `<env>-jobfleet-<pool>.fifo` / `<env>-jobfleet-<pool>-dlq.fifo`.
     /// Unset: derived from a `.fifo` queue URL (false without one).
     pub fifo: Option<bool>,
+    /// A fair pool: on its standard queue a message's `MessageGroupId`
+    /// names its tenant, and each tenant runs at most its share of the
+    /// pod's slots (docs/topologies.md, "Fair pools"). Not with `fifo`,
+    /// where the group is an ordering key.
+    pub fair: bool,
+    /// Fair pools: the most jobs one tenant runs at once per pod. Unset:
+    /// a fair share, `ceil(concurrency / tenants active in the pod)`, so a
+    /// tenant alone uses every slot. At most the pool's concurrency.
+    pub tenant_max_concurrency: Option<NonZeroU32>,
 }
 
 impl PoolConfig {
@@ -540,7 +550,34 @@ impl Config {
         config.job_timeouts_secs.extend(pool_config.job_timeouts_secs);
         config.validate()?;
         config.check_fifo(pool)?;
+        config.check_fair(pool)?;
         Ok(config)
+    }
+
+    /// Fairness is per tenant on a standard queue; its cap must fit the pool.
+    fn check_fair(&self, pool: Pool) -> Result<(), ConfigError> {
+        let pool_config = self.pool_config(pool)?;
+        if pool_config.fair && self.pool_fifo(pool)? {
+            return Err(invalid_owned(
+                format!("pools.{pool}.fair"),
+                "a FIFO pool's MessageGroupId is an ordering key, run one message at a time; fairness between tenants is for standard queues (set fair or fifo, not both)",
+            ));
+        }
+        if let Some(cap) = pool_config.tenant_max_concurrency {
+            if !pool_config.fair {
+                return Err(invalid_owned(
+                    format!("pools.{pool}.tenant_max_concurrency"),
+                    format!("only a fair pool caps tenants; set pools.{pool}.fair = true or remove it"),
+                ));
+            }
+            if cap.get() > self.concurrency {
+                return Err(invalid_owned(
+                    format!("pools.{pool}.tenant_max_concurrency"),
+                    format!("{cap} is more than the pool's concurrency {} and would cap nothing", self.concurrency),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// A FIFO queue needs a FIFO dead-letter queue, and an explicit `fifo`
@@ -806,6 +843,30 @@ mod pool_tests {
             ("local-jobfleet-reports.fifo".to_owned(), "local-jobfleet-reports-dlq.fifo".to_owned())
         );
         assert_eq!(Config::default().queue_names(Pool::MEDIA).expect("bundled").0, "local-jobfleet-media");
+    }
+
+    #[test]
+    fn a_fair_pool_is_standard_and_its_tenant_cap_fits_the_pool() {
+        let pool = reports();
+        let fair = |cap: Option<u32>, fifo: Option<bool>| {
+            with_reports(PoolConfig {
+                fair: true,
+                fifo,
+                concurrency: Some(16),
+                tenant_max_concurrency: cap.and_then(NonZeroU32::new),
+                ..PoolConfig::routing(&["reports.*"])
+            })
+        };
+        fair(None, None).for_pool(pool).expect("the default fair share");
+        fair(Some(16), None).for_pool(pool).expect("a cap up to the concurrency");
+        let err = fair(Some(17), None).for_pool(pool).expect_err("a cap over the concurrency caps nothing");
+        assert_eq!(setting_of_error(&err).as_deref(), Some("pools.reports.tenant_max_concurrency"), "{err}");
+        let err = fair(None, Some(true)).for_pool(pool).expect_err("fair and FIFO");
+        assert_eq!(setting_of_error(&err).as_deref(), Some("pools.reports.fair"), "{err}");
+        let mut unfair = fair(Some(4), None);
+        unfair.pools.get_mut(&pool).expect("reports").fair = false;
+        let err = unfair.for_pool(pool).expect_err("a cap without fair");
+        assert_eq!(setting_of_error(&err).as_deref(), Some("pools.reports.tenant_max_concurrency"), "{err}");
     }
 
     fn setting_of_error(error: &ConfigError) -> Option<String> {

@@ -26,6 +26,8 @@ pub const QUEUE_BACKLOG_SECONDS: &str = "jobfleet_queue_backlog_seconds";
 pub const SQS_REQUESTS_TOTAL: &str = "jobfleet_sqs_requests_total";
 pub const WORKER_READY: &str = "jobfleet_worker_ready";
 pub const FIFO_WAITING_MESSAGES: &str = "jobfleet_fifo_waiting_messages";
+pub const POOL_ACTIVE_TENANTS: &str = "jobfleet_pool_active_tenants";
+pub const TENANT_WAITING_MESSAGES: &str = "jobfleet_tenant_waiting_messages";
 
 /// The job-type label for messages whose type is not one we handle: the
 /// type string comes from the producer and must not become a label value.
@@ -103,6 +105,11 @@ fn describe() {
     );
     describe_counter!(SQS_REQUESTS_TOTAL, "SQS API requests, by operation and result (ok, error).");
     describe_gauge!(FIFO_WAITING_MESSAGES, "FIFO pools: received messages waiting in this pod behind the running message of their group.");
+    describe_gauge!(POOL_ACTIVE_TENANTS, "Fair pools: tenants (MessageGroupIds) with jobs running or waiting in this pod.");
+    describe_gauge!(
+        TENANT_WAITING_MESSAGES,
+        "Fair pools: received messages waiting in this pod for their tenant to be under its share of the slots."
+    );
     describe_gauge!(WORKER_READY, "1 when the worker is ready (SQS and the database answering, not draining; busy counts as ready).");
 }
 

@@ -193,6 +193,50 @@ async fn fifo_queues_get_group_and_deduplication_ids() {
     );
 }
 
+/// On a standard queue the group id is the job's tenant (fair pools): sent
+/// as `MessageGroupId`, with no deduplication id; without one, no group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_goes_out_as_the_group_of_a_standard_queues_message() {
+    let queues = TestQueues::create(Pool::AI).await;
+    let client = Client::new(queues.sqs.clone(), s3().await, ClientConfig::new(&queues.env));
+    let job = jobfleet_handlers::inference::Inference::Embeddings(jobfleet_handlers::inference::EmbeddingsRequest {
+        input: json!("hello"),
+        model: None,
+        params: Default::default(),
+    });
+    let fair = client.enqueue_with(&job, EnqueueOptions::for_tenant("customer-42")).await.expect("enqueue with a tenant");
+    let results = client.enqueue_batch(std::slice::from_ref(&job), EnqueueOptions::for_tenant("customer-7")).await;
+    let batched = results.into_iter().next().expect("one result").expect("batch enqueue with a tenant");
+    let plain = client.enqueue(&job).await.expect("enqueue without");
+    assert_eq!(fair.queue_url, queues.queue_url, "the standard queue");
+
+    let mut groups = std::collections::HashMap::new();
+    while groups.len() < 3 {
+        let out = queues
+            .sqs
+            .receive_message()
+            .queue_url(&queues.queue_url)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("receive");
+        for m in out.messages.unwrap_or_default() {
+            let body: serde_json::Value = serde_json::from_str(m.body().unwrap_or_default()).expect("envelope");
+            let attributes = m.attributes.unwrap_or_default();
+            assert_eq!(attributes.get(&MessageSystemAttributeName::MessageDeduplicationId), None, "no dedup id on a standard queue");
+            groups.insert(
+                body["id"].as_str().unwrap_or_default().to_owned(),
+                attributes.get(&MessageSystemAttributeName::MessageGroupId).cloned(),
+            );
+        }
+    }
+    assert_eq!(groups[&fair.id.to_string()].as_deref(), Some("customer-42"));
+    assert_eq!(groups[&batched.id.to_string()].as_deref(), Some("customer-7"));
+    assert_eq!(groups[&plain.id.to_string()], None);
+}
+
 async fn insert_job(db: &PgPool, status: &str, finished_days_ago: Option<i32>) -> Uuid {
     let id = Uuid::now_v7();
     sqlx::query(

@@ -1,5 +1,5 @@
 //! A FIFO pool end to end against moto's FIFO queues (run through
-//! scripts/moto_fifo.py by the local stack): groups in order with a retry
+//! scripts/moto_sqs.py by the local stack): groups in order with a retry
 //! in place, a permanent failure dead-lettered with its group, and the
 //! operator commands showing and replaying it into its group. The ordering
 //! under kills and at scale is the reliability suite's `fifo_groups`.

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use common::{TestQueues, await_status, db};
 use jobfleet_contract::Pool;
 use serde_json::Value;
@@ -19,19 +20,22 @@ use tokio::process::Command;
 use uuid::Uuid;
 
 /// What the test runs with the page's module: one job of a type whose pool
-/// comes from its schema, one `diag.*` job given its pool, and a payload the
-/// schema must refuse before anything is sent.
+/// comes from its schema, one `diag.*` job given its pool, one with a tenant
+/// (to the `media` queue, which no worker reads here, so the test can look
+/// at the message), and a payload the schema must refuse before anything is
+/// sent.
 const DRIVER: &str = r#"
 import { enqueue } from "./producer.mjs";
 const sms = await enqueue("notify.sms", { phone_number: "+14155550100", message: "Your code is 123456" });
 const noop = await enqueue("diag.noop", {}, { pool: "notifications" });
+const tenant = await enqueue("diag.noop", {}, { pool: "media", tenant: "customer-42" });
 let refused = null;
 try {
   await enqueue("notify.sms", { phone_number: "+14155550100" });
 } catch (error) {
   refused = error.message;
 }
-console.log(JSON.stringify({ sms, noop, refused }));
+console.log(JSON.stringify({ sms, noop, tenant, refused }));
 "#;
 
 fn repo_root() -> PathBuf {
@@ -104,6 +108,7 @@ async fn the_node_producer_on_the_producers_page_enqueues_jobs_the_worker_runs()
     assert!(blocks.iter().any(|(name, _)| name == "producer.mjs"), "docs/producers.md marks no producer.mjs block: {blocks:?}");
 
     let (queues, db) = (TestQueues::create(Pool::NOTIFICATIONS).await, db().await);
+    queues.sqs.create_queue().queue_name(Pool::MEDIA.queue_name(&queues.env)).send().await.expect("create the media queue");
     let installed = node_modules().await;
     // Inside the install folder, so Node's module resolution finds its node_modules.
     let run = installed.join(format!("run-{}", Uuid::new_v4().simple()));
@@ -151,5 +156,22 @@ async fn the_node_producer_on_the_producers_page_enqueues_jobs_the_worker_runs()
         assert_eq!(row.attempts, 1, "{job}: {row:?}");
     }
     assert_eq!(queues.counts(&queues.dlq_url).await, (0, 0), "nothing was dead-lettered");
+
+    // The tenant job: on the standard media queue, with its MessageGroupId.
+    let media = queues.sqs.get_queue_url().queue_name(Pool::MEDIA.queue_name(&queues.env)).send().await.expect("media queue");
+    let received = queues
+        .sqs
+        .receive_message()
+        .queue_url(media.queue_url.expect("url"))
+        .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
+        .wait_time_seconds(5)
+        .send()
+        .await
+        .expect("receive the tenant job");
+    let message = received.messages.unwrap_or_default().pop().expect("the tenant job is in the media queue");
+    let tenant_id = sent["tenant"].as_str().unwrap_or_default();
+    assert!(!tenant_id.is_empty() && message.body().unwrap_or_default().contains(tenant_id), "the tenant job: {message:?}");
+    let group = message.attributes().and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId)).cloned();
+    assert_eq!(group.as_deref(), Some("customer-42"), "sent with its tenant as MessageGroupId: {message:?}");
     std::fs::remove_dir_all(&run).expect("clean up the run folder");
 }

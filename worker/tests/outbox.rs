@@ -175,3 +175,49 @@ async fn a_fifo_pools_rows_go_out_in_their_group_and_a_resend_is_deduplicated() 
     let sent_in_group: Vec<String> = sent.iter().filter(|(_, g)| g.is_some()).map(|(id, _)| id.to_string()).collect();
     assert_eq!(in_group, sent_in_group, "the group's rows in the order they were written");
 }
+
+/// On a standard queue a row's `message_group_id` is its tenant (a fair
+/// pool's share, SQS fair queues): the relay sends it as the
+/// `MessageGroupId`, without a deduplication id (standard queues have none),
+/// and a row without one goes out without a group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standard_pools_rows_go_out_with_their_tenant() {
+    let (db, _) = isolated_db().await;
+    let queues = TestQueues::create(Pool::MEDIA).await;
+    let mut tx = db.begin().await.expect("begin");
+    let mut sent = Vec::new();
+    for tenant in [Some("customer-42"), None] {
+        let job = envelope("diag.noop", 1, json!({}));
+        enqueue_tx_in_group(&mut tx, Pool::MEDIA, &job, None, tenant).await.expect("enqueue");
+        sent.push((job.id.to_string(), tenant));
+    }
+    tx.commit().await.expect("commit");
+    assert_eq!(relay_for(&db, &queues).await.relay_once().await.expect("relay"), 2);
+
+    let mut received = Vec::new();
+    while received.len() < 2 {
+        let out = queues
+            .sqs
+            .receive_message()
+            .queue_url(&queues.queue_url)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .expect("receive");
+        for m in out.messages.unwrap_or_default() {
+            let body: serde_json::Value = serde_json::from_str(m.body().unwrap_or_default()).expect("envelope");
+            let attributes = m.attributes.unwrap_or_default();
+            received.push((
+                body["id"].as_str().unwrap_or_default().to_owned(),
+                attributes.get(&MessageSystemAttributeName::MessageGroupId).cloned(),
+                attributes.get(&MessageSystemAttributeName::MessageDeduplicationId).cloned(),
+            ));
+        }
+    }
+    for (id, tenant) in &sent {
+        let (_, group, dedup) = received.iter().find(|(got, _, _)| got == id).expect("every job arrived");
+        assert_eq!(group.as_deref(), *tenant, "job {id}: its tenant as MessageGroupId");
+        assert_eq!(dedup.as_deref(), None, "job {id}: no deduplication id on a standard queue");
+    }
+}

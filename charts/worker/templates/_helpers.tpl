@@ -150,6 +150,10 @@ Render-time invariants the JSON schema cannot express (cross-field rules).
 {{- if and (eq .Values.autoscaling.mode "keda-sqs") (gt (int (include "worker.queueLength" .)) $c) -}}
 {{- fail (printf "autoscaling.kedaSqs.queueLength (%d) must be at most the pod's concurrency (%d): with more, a pool whose every slot is busy reads as over-provisioned and KEDA scales in pods with jobs in flight" (int (include "worker.queueLength" .)) $c) -}}
 {{- end -}}
+{{- $cap := int (index (index .Values.poolConfig .Values.pool | default dict) "tenant_max_concurrency" | default 0) -}}
+{{- if gt $cap $c -}}
+{{- fail (printf "poolConfig.%s.tenant_max_concurrency (%d) must be at most the pod's concurrency (%d): a larger cap caps nothing (the worker refuses it at start-up)" .Values.pool $cap $c) -}}
+{{- end -}}
 {{- if not (or (has .Values.pool (list "media" "notifications" "ai")) (hasKey .Values.poolConfig .Values.pool)) -}}
 {{- fail (printf "pool %q is not bundled (media, notifications, ai): define it in poolConfig.%s (job_types, ...)" .Values.pool .Values.pool) -}}
 {{- end -}}
@@ -185,6 +189,15 @@ queue_url = {{ . | quote }}
 {{- end }}
 {{- with $p.dlq_url }}
 dlq_url = {{ . | quote }}
+{{- end }}
+{{- if hasKey $p "fifo" }}
+fifo = {{ $p.fifo }}
+{{- end }}
+{{- if $p.fair }}
+fair = true
+{{- end }}
+{{- with $p.tenant_max_concurrency }}
+tenant_max_concurrency = {{ int . }}
 {{- end }}
 {{- with $p.job_timeouts_secs }}
 

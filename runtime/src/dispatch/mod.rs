@@ -3,6 +3,7 @@
 //! ends each run in one [`Verdict`].
 
 pub mod catalog;
+pub(crate) mod fairness;
 pub mod handler_service;
 pub mod invocation;
 pub mod middleware;

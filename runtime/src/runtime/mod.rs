@@ -17,6 +17,7 @@ use crate::admin::health::{self, Dependency};
 use crate::admin::{self, Health};
 use crate::config::Config;
 use crate::dispatch::Router;
+use crate::dispatch::fairness::Fairness;
 use crate::dispatch::ordering::Ordering;
 use crate::shutdown::Shutdown;
 use crate::sqs::dead_letter::DeadLetter;
@@ -141,8 +142,15 @@ async fn start_boxed(config: Config, router: Router, shutdown: Shutdown) -> Resu
         heartbeat_interval: Duration::from_secs(config.heartbeat_interval_secs),
         visibility_timeout: Duration::from_secs(config.visibility_timeout_secs),
     };
-    let dispatch: Arc<dyn Dispatch> =
-        if fifo { Arc::new(Ordering::new(processor, config.concurrency, shutdown.stop.clone())) } else { Arc::new(processor) };
+    let pool_config = config.pool_config(pool)?;
+    let fair = pool_config.fair;
+    let dispatch: Arc<dyn Dispatch> = if fifo {
+        Arc::new(Ordering::new(processor, config.concurrency, shutdown.stop.clone()))
+    } else if fair {
+        Arc::new(Fairness::new(processor, config.concurrency, pool_config.tenant_max_concurrency, shutdown.stop.clone()))
+    } else {
+        Arc::new(processor)
+    };
     let poller = Poller {
         sqs: sqs.clone(),
         queue_url: queue_url.clone(),
@@ -171,7 +179,7 @@ async fn start_boxed(config: Config, router: Router, shutdown: Shutdown) -> Resu
     tokio::spawn(queue_stats::run(gauges, background.clone()));
     spawn_readiness_checks(ledger, sqs, queue_url.clone(), health.clone(), pool, background.clone());
 
-    tracing::info!(%pool, %queue_url, fifo, concurrency = config.concurrency, pollers = pollers.len(), %admin_addr, "worker started");
+    tracing::info!(%pool, %queue_url, fifo, fair, concurrency = config.concurrency, pollers = pollers.len(), %admin_addr, "worker started");
     let drain_timeout = config.drain_timeout();
     let task = tokio::spawn(async move {
         shutdown.stop.cancelled().await;

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use futures_util::future::join_all;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::admin::Health;
@@ -48,6 +48,30 @@ pub struct Poller {
 /// What the runtime does with one received message.
 pub trait Dispatch: Send + Sync + 'static {
     fn dispatch(&self, message: Received, slot: OwnedSemaphorePermit);
+
+    /// A stage that keeps messages it cannot start yet (a fair pool's
+    /// tenant lines) gives the pollers its [`Room`]: they receive only while
+    /// it is open, so held messages stay bounded. `None`: every message
+    /// received is started, and the slots alone bound receiving.
+    fn room(&self) -> Option<Room> {
+        None
+    }
+}
+
+/// Whether a dispatch stage has room for more received messages.
+#[derive(Debug, Clone)]
+pub struct Room(watch::Receiver<bool>);
+
+impl Room {
+    pub(crate) fn new(open: watch::Receiver<bool>) -> Self {
+        Self(open)
+    }
+
+    /// Returns once the stage has room (at once when it has). A stage that
+    /// is gone counts as open: the pollers then stop on their own signal.
+    async fn wait_open(&mut self) {
+        let _ = self.0.wait_for(|open| *open).await;
+    }
 }
 
 /// Whether received messages may still start jobs. The drain closes it
@@ -90,7 +114,15 @@ impl Poller {
     pub async fn run(self, dispatch: Arc<dyn Dispatch>, stop: CancellationToken, cut_receive: CancellationToken) {
         let mut backoff = poll_backoff();
         let mut backlog = false;
+        let mut room = dispatch.room();
         loop {
+            if let Some(room) = room.as_mut() {
+                tokio::select! {
+                    biased;
+                    () = stop.cancelled() => return,
+                    () = room.wait_open() => {}
+                }
+            }
             let mut slots = tokio::select! {
                 biased;
                 () = stop.cancelled() => return,

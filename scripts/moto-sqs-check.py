@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Checks that the local SQS emulator keeps the FIFO guarantees jobfleet's FIFO pools rely on.
+"""Checks that the local SQS emulator keeps the FIFO guarantees jobfleet's FIFO pools rely on,
+and serves a fair queue's quiet tenants first as SQS fair queues do.
 
-    .tools/stack-venv/bin/python scripts/moto-fifo-check.py [ENDPOINT]   (default $AWS_ENDPOINT_URL)
+    .tools/stack-venv/bin/python scripts/moto-sqs-check.py [ENDPOINT]   (default $AWS_ENDPOINT_URL)
 
-`make test-reliability` runs it before the scenarios: a stock moto 5.2.5 fails cases b2 and f
-(see scripts/moto_fifo.py, which scripts/stack.sh runs instead), and the FIFO scenario
+`make test-reliability` runs it before the scenarios: a stock moto 5.2.5 fails cases b2, f and q
+(see scripts/moto_sqs.py, which scripts/stack.sh runs instead), and the topology scenarios
 (reliability/tests/topologies.rs) would then fail for the emulator's reasons, not the runtime's.
 Each case uses fresh FIFO queues; exit status 1 if any case fails. Bodies are "G<n>" (group G)
 and "H<n>" (group H). About 15 s.
@@ -183,9 +184,28 @@ def case_s() -> None:
     report("s  standard queue: a waiting long poll gets a new message", got == ["S0"], f"got={got}")
 
 
+def case_q() -> None:
+    """Fair queue: a standard queue whose tenant G holds 30 messages in flight (the threshold, and
+    all of the in-flight share) is a noisy neighbour, so the next receive returns H's message, sent
+    last, and G's only after it."""
+    url = new_queue("q", 50, 1, fifo=False)
+    taken = receive(url, 10, 30) + receive(url, 10, 30) + receive(url, 10, 30)
+    ok_taken = bodies(taken) == [f"G{k}" for k in range(30)]
+    nxt = bodies(receive(url, 3, 30))
+    report("q  fair queue: a quiet tenant goes ahead of a noisy one's backlog", ok_taken and nxt == ["H0", "G30", "G31"], f"first 30 in send order: {ok_taken}, then {nxt}")
+
+
+def case_r() -> None:
+    """Fair queue below the noisy threshold (29 of G in flight): send order, G before H."""
+    url = new_queue("r", 50, 1, fifo=False)
+    receive(url, 10, 30), receive(url, 10, 30), receive(url, 9, 30)
+    nxt = bodies(receive(url, 1, 30))
+    report("r  fair queue: under 30 in flight a tenant is not noisy (send order)", nxt == ["G29"], f"then {nxt}")
+
+
 if __name__ == "__main__":
     print(f"FIFO checks against {ENDPOINT} (visibility timeout in case b: {VT} s)", flush=True)
-    for case in (case_a, case_c, case_d, case_e, case_f, case_g, case_s, case_b):
+    for case in (case_a, case_c, case_d, case_e, case_f, case_g, case_s, case_q, case_r, case_b):
         try:
             case()
         except Exception as e:  # one broken case must not hide the others
@@ -199,7 +219,7 @@ if __name__ == "__main__":
     print(f"{passed} passed, {len(RESULTS) - passed} failed", flush=True)
     if passed < len(RESULTS):
         print(
-            "hint: the emulator is not scripts/moto_fifo.py (a moto_server started by an older scripts/stack.sh?): "
+            "hint: the emulator is not scripts/moto_sqs.py (a moto_server started by an older scripts/stack.sh?): "
             "restart it with `scripts/stack.sh down && scripts/stack.sh up`",
             file=sys.stderr,
         )
