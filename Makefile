@@ -87,7 +87,7 @@ test-reliability: deps stack-up ## Crash, fault and hostile-input scenarios (REL
 	$(CARGO) test --locked --workspace $(RUST_TEST_FEATURES) --test scenarios --test corpus --test hostile_media --test topologies
 	@# The binary `cargo test` just built (a `cargo run` would rebuild the
 	@# dependency tree without the tests' dev-dependency features).
-	"$${CARGO_TARGET_DIR:-target}/debug/reliability-report" --expect kill9_loop,sigterm_drain,sqs_blackhole,postgres_cut,partial_batch_failures,visibility_race,relay_kill9,fifo_groups,fair_tenants
+	"$${CARGO_TARGET_DIR:-target}/debug/reliability-report" --expect kill9_loop,sigterm_drain,sqs_blackhole,postgres_cut,partial_batch_failures,visibility_race,relay_kill9,fifo_groups,fair_tenants,priority_queues
 
 .PHONY: deny
 deny: ## Supply chain: cargo-deny (pinned, into .tools/) on licenses, bans (duplicate majors), sources and advisories (deny.toml)

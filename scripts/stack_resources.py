@@ -10,7 +10,9 @@ file the workers read), so a pool added in configuration gets its queues
 from `make stack-up` like the bundled ones. The environment name is
 `$JOBFLEET_ENV`, else the file's `env`, else `local` — the worker's order.
 A pool whose file entry sets an explicit `queue_url` is not created here:
-its queues are someone else's.
+its queues are someone else's. A pool's priority queues
+(`[pools.<name>.priority_queues.<queue>]`) get `<env>-jobfleet-<pool>-<queue>`
+and its DLQ, unless they set their own `queue_url`.
 """
 
 import json
@@ -36,8 +38,9 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-def read_config() -> tuple[str, list[str], list[str], set[str]]:
-    """(env, pools to create, pools skipped because their URLs are explicit, FIFO pools)."""
+def read_config() -> tuple[str, list[str], list[str], set[str], dict[str, list[str]]]:
+    """(env, pools to create, pools skipped because their URLs are explicit, FIFO pools,
+    each pool's priority queues to create)."""
     path = os.environ.get("JOBFLEET_CONFIG")
     settings: dict = {}
     if path:
@@ -57,9 +60,12 @@ def read_config() -> tuple[str, list[str], list[str], set[str]]:
     pools = list(BUNDLED_POOLS)
     external = []
     fifo = set()
+    priority: dict[str, list[str]] = {}
     for name, pool in declared.items():
         if isinstance(pool, dict) and pool.get("fifo") is True:
             fifo.add(name)
+        if isinstance(pool, dict) and isinstance(pool.get("priority_queues"), dict):
+            priority[name] = [q for q, spec in pool["priority_queues"].items() if not (isinstance(spec, dict) and spec.get("queue_url"))]
         if not POOL_NAME.match(name):
             fail(
                 f"setting `pools.{name}` ({path}): invalid pool name: 1-32 characters of a-z, 0-9 and '-', "
@@ -71,12 +77,13 @@ def read_config() -> tuple[str, list[str], list[str], set[str]]:
                 pools.remove(name)
         elif name not in pools:
             pools.append(name)
-    return env, pools, external, fifo
+    return env, pools, external, fifo, priority
 
 
 def create_pool_queues(sqs, env: str, pool: str, fifo: bool = False) -> None:
     """A FIFO pool (`fifo = true`) gets `.fifo` on both names, as the
-    Terraform sqs module names them; a FIFO queue needs a FIFO DLQ."""
+    Terraform sqs module names them; a FIFO queue needs a FIFO DLQ. `pool`
+    may also be `<pool>-<priority queue>`."""
     name = f"{env}-jobfleet-{pool}"
     suffix = ".fifo" if fifo else ""
     fifo_attributes = {"FifoQueue": "true"} if fifo else {}
@@ -97,12 +104,14 @@ def create_pool_queues(sqs, env: str, pool: str, fifo: bool = False) -> None:
 
 
 def main() -> None:
-    env, pools, external, fifo = read_config()
+    env, pools, external, fifo, priority = read_config()
     # AWS_REGION is what the Rust SDK reads; boto3 reads AWS_DEFAULT_REGION.
     session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
     sqs = session.client("sqs")
     for pool in pools:
         create_pool_queues(sqs, env, pool, pool in fifo)
+        for queue in priority.get(pool, []):
+            create_pool_queues(sqs, env, f"{pool}-{queue}")
     s3 = session.client("s3")
     bucket = f"{env}-jobfleet-media"
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}

@@ -32,6 +32,8 @@ pub struct PoolOverview {
     pub pool: String,
     pub queue: QueueState,
     pub dlq: QueueState,
+    /// The pool's priority queues, highest weight first.
+    pub priority_queues: Vec<queues::PriorityQueueState>,
     pub last_hour: Window,
     pub last_day: Window,
     /// Visible ÷ the last hour's completion rate: how long the backlog takes to drain.
@@ -80,6 +82,7 @@ pub async fn overview(state: &AppState) -> Result<Overview, ConsoleError> {
                 pool: name,
                 queue: p.queue,
                 dlq: p.dlq,
+                priority_queues: p.priority_queues,
                 last_hour,
                 last_day,
                 backlog_secs,

@@ -163,6 +163,12 @@ pub fn overview(ctx: &Ctx, o: &Overview) -> Markup {
                             tr { th scope="row" { "In flight" } td { (count(p.queue.in_flight)) } }
                             tr { th scope="row" { "Delayed" } td { (count(p.queue.delayed)) } }
                             tr { th scope="row" { "Dead letters" } td { a href=(format!("/dlq/{}", p.pool)) { (count(p.dlq.visible)) } } }
+                            @for q in &p.priority_queues {
+                                tr {
+                                    th scope="row" { "Queue " (q.name) " (weight " (q.weight) ")" }
+                                    td { (count(q.queue.visible)) " visible · " (count(q.queue.in_flight)) " in flight · " (count(q.dlq.visible)) " dead" }
+                                }
+                            }
                             tr { th scope="row" { "Oldest waiting job" } td { (age(p.oldest_waiting_secs)) } }
                             tr { th scope="row" { "Backlog (drain time)" } td { (p.backlog_secs.map(|s| age(Some(s as i64))).unwrap_or_else(|| "–".into())) } }
                             tr { th scope="row" { "Last hour" } td { (p.last_hour.succeeded) " ok · " (p.last_hour.failed) " failed (" (rate(p, false)) ")" } }
@@ -284,6 +290,12 @@ pub fn dlq_index(ctx: &Ctx, d: &DlqIndex) -> Markup {
                     tr {
                         td { a href=(format!("/dlq/{}", p.pool)) { (p.pool) } }
                         td.mono { (p.dlq.name) } td.num { (count(p.dlq.visible)) } td.num { (count(p.dlq.in_flight)) }
+                    }
+                    @for q in &p.priority_queues {
+                        tr {
+                            td { (p.pool) " (" (q.name) ")" }
+                            td.mono { (q.dlq.name) } td.num { (count(q.dlq.visible)) } td.num { (count(q.dlq.in_flight)) }
+                        }
                     }
                 }
             }

@@ -104,6 +104,9 @@ pub struct EnqueueOptions {
     /// FIFO queues: SQS drops a second send with the same id within 5
     /// minutes. Defaults to the job id.
     pub deduplication_id: Option<String>,
+    /// One of the pool's priority queues (`high` sends to
+    /// `<env>-jobfleet-<pool>-high`); unset, the pool's own queue.
+    pub priority_queue: Option<String>,
 }
 
 impl EnqueueOptions {
@@ -153,12 +156,14 @@ pub struct Client {
     claim_check: ClaimCheck,
     config: ClientConfig,
     queue_urls: Mutex<HashMap<Pool, String>>,
+    /// Priority queues' URLs, by queue name.
+    priority_urls: Mutex<HashMap<String, String>>,
 }
 
 impl Client {
     pub fn new(sqs: aws_sdk_sqs::Client, s3: aws_sdk_s3::Client, config: ClientConfig) -> Self {
         let queue_urls = Mutex::new(config.queue_urls.clone().into_iter().collect());
-        Self { sqs, claim_check: ClaimCheck::new(s3), config, queue_urls }
+        Self { sqs, claim_check: ClaimCheck::new(s3), config, queue_urls, priority_urls: Mutex::default() }
     }
 
     /// Clients from the SDK's standard environment (region, endpoint, IRSA).
@@ -281,7 +286,10 @@ impl Client {
         if let Some(delay) = options.delay.filter(|d| *d > MAX_DELAY) {
             return Err(EnqueueError::DelayTooLong { delay });
         }
-        let queue_url = self.queue_url(pool).await?;
+        let queue_url = match &options.priority_queue {
+            Some(name) => self.priority_queue_url(pool, name).await?,
+            None => self.queue_url(pool).await?,
+        };
         let fifo = queue_url.ends_with(".fifo");
         if fifo && options.delay.is_some() {
             return Err(EnqueueError::DelayOnFifo { queue_url });
@@ -323,6 +331,24 @@ impl Client {
             dedup,
             claim_checked,
         })
+    }
+
+    /// A priority queue's URL, `<env>-jobfleet-<pool>-<name>`, looked up once.
+    async fn priority_queue_url(&self, pool: Pool, name: &str) -> Result<String, EnqueueError> {
+        let queue = format!("{}-{name}", pool.queue_name(&self.config.env));
+        let mut cache = self.priority_urls.lock().await;
+        if let Some(url) = cache.get(&queue) {
+            return Ok(url.clone());
+        }
+        match self.sqs.get_queue_url().queue_name(&queue).send().await {
+            Ok(output) => {
+                let url = output.queue_url.unwrap_or_default();
+                cache.insert(queue, url.clone());
+                Ok(url)
+            }
+            Err(e) if is_missing_queue(&e) => Err(EnqueueError::QueueNotFound { name: queue }),
+            Err(e) => Err(sqs_error(e)),
+        }
     }
 
     /// The pool's queue URL: configured, cached, or looked up by name

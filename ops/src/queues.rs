@@ -89,11 +89,22 @@ pub struct QueueState {
     pub delayed: Option<u64>,
 }
 
+/// One of a pool's priority queues (`[pools.<pool>.priority_queues.<name>]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PriorityQueueState {
+    pub name: String,
+    pub weight: u32,
+    pub queue: QueueState,
+    pub dlq: QueueState,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PoolState {
     pub pool: Pool,
     pub queue: QueueState,
     pub dlq: QueueState,
+    /// The pool's priority queues, highest weight first (empty for most pools).
+    pub priority_queues: Vec<PriorityQueueState>,
     /// Always `null`: not knowable from SQS without disturbing consumers.
     pub oldest_message_age_secs: Option<u64>,
     /// Age of the oldest DLQ failure, when peeked (`--peek-dlq`).
@@ -165,10 +176,28 @@ pub async fn report(
                 basis = if peeked.truncated { "lower_bound" } else { "exact" };
             }
         }
+        let mut priority_queues = Vec::new();
+        for lane in config.queue_lanes(pool).unwrap_or_default().into_iter().filter(|lane| lane.label != "main") {
+            let url = match lane.queue_url {
+                Some(url) => Some(url),
+                None => sqs.find_queue_url(&lane.queue_name).await?,
+            };
+            let dlq_url = match lane.dlq_url {
+                Some(url) => Some(url),
+                None => sqs.find_queue_url(&lane.dlq_name).await?,
+            };
+            priority_queues.push(PriorityQueueState {
+                name: lane.label,
+                weight: lane.weight,
+                queue: queue_state(sqs, lane.queue_name, url).await?,
+                dlq: queue_state(sqs, lane.dlq_name, dlq_url).await?,
+            });
+        }
         states.push(PoolState {
             pool,
             queue,
             dlq,
+            priority_queues,
             oldest_message_age_secs: None,
             dlq_oldest_message_age_secs: age,
             dlq_oldest_age_basis: basis,
@@ -187,28 +216,32 @@ fn count(state: &QueueState, value: Option<u64>) -> String {
 
 /// The aligned table of `worker queues`.
 pub fn render_table(report: &QueuesReport) -> String {
-    let rows: Vec<Vec<String>> = report
-        .pools
-        .iter()
-        .map(|p| {
-            let oldest = match (p.dlq_oldest_age_basis, p.dlq_oldest_message_age_secs) {
-                ("exact", Some(secs)) => human_age(secs),
-                ("lower_bound", Some(secs)) => format!("≥{}", human_age(secs)),
-                ("empty", _) => "-".to_owned(),
-                _ => "n/a".to_owned(),
-            };
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for p in &report.pools {
+        let oldest = match (p.dlq_oldest_age_basis, p.dlq_oldest_message_age_secs) {
+            ("exact", Some(secs)) => human_age(secs),
+            ("lower_bound", Some(secs)) => format!("≥{}", human_age(secs)),
+            ("empty", _) => "-".to_owned(),
+            _ => "n/a".to_owned(),
+        };
+        let row = |pool: String, queue: &QueueState, dlq: &QueueState, oldest: String| {
             vec![
-                p.pool.to_string(),
-                p.queue.name.clone(),
-                count(&p.queue, p.queue.visible),
-                count(&p.queue, p.queue.in_flight),
-                count(&p.queue, p.queue.delayed),
-                count(&p.dlq, p.dlq.visible),
-                count(&p.dlq, p.dlq.in_flight),
+                pool,
+                queue.name.clone(),
+                count(queue, queue.visible),
+                count(queue, queue.in_flight),
+                count(queue, queue.delayed),
+                count(dlq, dlq.visible),
+                count(dlq, dlq.in_flight),
                 oldest,
             ]
-        })
-        .collect();
+        };
+        rows.push(row(p.pool.to_string(), &p.queue, &p.dlq, oldest));
+        // A pool's priority queues under it, named with their weight.
+        for q in &p.priority_queues {
+            rows.push(row(format!("{} ({}, weight {})", p.pool, q.name, q.weight), &q.queue, &q.dlq, "n/a".to_owned()));
+        }
+    }
     render(
         &["POOL", "QUEUE", "VISIBLE", "IN FLIGHT", "DELAYED", "DLQ", "DLQ IN FLIGHT", "OLDEST DLQ AGE"],
         &rows,
@@ -247,6 +280,12 @@ mod tests {
                     pool: Pool::MEDIA,
                     queue: state("local-jobfleet-media", Some(1200)),
                     dlq: state("local-jobfleet-media-dlq", Some(40_000)),
+                    priority_queues: vec![PriorityQueueState {
+                        name: "high".into(),
+                        weight: 4,
+                        queue: state("local-jobfleet-media-high", Some(7)),
+                        dlq: state("local-jobfleet-media-high-dlq", Some(0)),
+                    }],
                     oldest_message_age_secs: None,
                     dlq_oldest_message_age_secs: Some(7_500),
                     dlq_oldest_age_basis: "lower_bound",
@@ -255,6 +294,7 @@ mod tests {
                     pool: Pool::AI,
                     queue: state("local-jobfleet-ai", None),
                     dlq: state("local-jobfleet-ai-dlq", None),
+                    priority_queues: Vec::new(),
                     oldest_message_age_secs: None,
                     dlq_oldest_message_age_secs: None,
                     dlq_oldest_age_basis: "not_peeked",
@@ -263,13 +303,15 @@ mod tests {
         };
         let table = render_table(&report);
         let lines: Vec<&str> = table.lines().collect();
-        assert!(lines[0].starts_with("POOL   QUEUE"), "{table}");
+        assert!(lines[0].starts_with("POOL ") && lines[0].contains(" QUEUE "), "{table}");
         assert!(lines[1].contains("1200") && lines[1].contains("40000") && lines[1].ends_with("≥2h05m"), "{table}");
-        assert!(lines[2].contains("missing") && lines[2].ends_with("n/a"), "{table}");
+        assert!(lines[2].starts_with("media (high, weight 4)") && lines[2].contains("local-jobfleet-media-high "), "{table}");
+        assert!(lines[3].contains("missing") && lines[3].ends_with("n/a"), "{table}");
         let json: serde_json::Value = serde_json::to_value(&report).expect("serializes");
         assert_eq!(json["pools"][1]["queue"]["status"], "missing");
         assert_eq!(json["pools"][1]["queue"]["visible"], serde_json::Value::Null);
         assert_eq!(json["pools"][0]["dlq"]["visible"], 40_000);
+        assert_eq!(json["pools"][0]["priority_queues"][0]["queue"]["visible"], 7);
     }
 
     #[test]

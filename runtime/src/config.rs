@@ -14,6 +14,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use jobfleet_contract::Pool;
 use serde::{Deserialize, Serialize};
 
+pub use crate::sqs::priority::PriorityMode;
+
 /// SQS's ceiling for a message's visibility timeout, and so for any delay
 /// we can ask for.
 pub const MAX_VISIBILITY_SECS: u64 = 12 * 60 * 60;
@@ -156,6 +158,41 @@ pub struct PoolConfig {
     /// a fair share, `ceil(concurrency / tenants active in the pod)`, so a
     /// tenant alone uses every slot. At most the pool's concurrency.
     pub tenant_max_concurrency: Option<NonZeroU32>,
+    /// Priority queues: more standard queues this pool consumes besides its
+    /// own, by name — `<env>-jobfleet-<pool>-<name>`, each with its DLQ
+    /// `…-<name>-dlq` (docs/topologies.md, "Priority queues").
+    pub priority_queues: BTreeMap<String, PriorityQueueConfig>,
+    /// With priority queues: the weight of the pool's own queue (default 1).
+    pub weight: Option<NonZeroU32>,
+    /// With priority queues: `weighted` (slots in proportion to the weights
+    /// while several queues have a backlog) or `strict` (the heaviest queue
+    /// with a backlog first, always).
+    pub priority: PriorityMode,
+}
+
+/// One of a pool's priority queues.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityQueueConfig {
+    /// Its share of the slots (weighted) or its rank (strict, heaviest first).
+    pub weight: NonZeroU32,
+    /// Explicit URLs; resolved by name when absent.
+    #[serde(default)]
+    pub queue_url: Option<String>,
+    #[serde(default)]
+    pub dlq_url: Option<String>,
+}
+
+/// One queue a pool consumes, as the runtime runs it: the pool's own
+/// (`label` "main") or a priority queue (`label` its name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueLane {
+    pub label: String,
+    pub queue_name: String,
+    pub dlq_name: String,
+    pub queue_url: Option<String>,
+    pub dlq_url: Option<String>,
+    pub weight: u32,
 }
 
 impl PoolConfig {
@@ -551,7 +588,102 @@ impl Config {
         config.validate()?;
         config.check_fifo(pool)?;
         config.check_fair(pool)?;
+        config.check_priority(pool)?;
         Ok(config)
+    }
+
+    /// Priority queues are standard queues with names of their own, and a
+    /// pool needs a slot beyond the one each queue's long poll holds.
+    fn check_priority(&self, pool: Pool) -> Result<(), ConfigError> {
+        let pool_config = self.pool_config(pool)?;
+        if pool_config.priority_queues.is_empty() {
+            if pool_config.weight.is_some() {
+                return Err(invalid_owned(
+                    format!("pools.{pool}.weight"),
+                    format!("weights rank priority queues, and pools.{pool}.priority_queues is empty"),
+                ));
+            }
+            return Ok(());
+        }
+        let setting = format!("pools.{pool}.priority_queues");
+        if self.pool_fifo(pool)? || pool_config.fair {
+            return Err(invalid_owned(
+                setting,
+                "priority queues are for standard pools; a FIFO or fair pool consumes one queue (set priority_queues or fifo/fair, not both)",
+            ));
+        }
+        for name in pool_config.priority_queues.keys() {
+            // The Terraform sqs module's rule: ^[a-z][a-z0-9-]{0,14}[a-z0-9]$, not `dlq`.
+            let valid = (2..=16).contains(&name.len())
+                && name.starts_with(|c: char| c.is_ascii_lowercase())
+                && !name.ends_with('-')
+                && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && name != "dlq";
+            if !valid {
+                return Err(invalid_owned(
+                    format!("{setting}.{name}"),
+                    "a priority queue's name is 2–16 of a-z, 0-9 and '-', starting with a letter and not ending with '-' (not `dlq`): it becomes <env>-jobfleet-<pool>-<name>",
+                ));
+            }
+            let full = format!("{pool}-{name}");
+            if self.pools.keys().any(|other| other.as_str() == full) {
+                return Err(invalid_owned(format!("{setting}.{name}"), format!("its queue would be pool {full}'s queue")));
+            }
+        }
+        let lanes = self.queue_lanes(pool)?;
+        if pool_config.priority == PriorityMode::Strict {
+            let mut weights: Vec<u32> = lanes.iter().map(|l| l.weight).collect();
+            weights.dedup();
+            if weights.len() < lanes.len() {
+                return Err(invalid_owned(
+                    format!("pools.{pool}.priority"),
+                    "strict priority ranks the queues by weight, and two have the same weight: give each a different one",
+                ));
+            }
+        }
+        if (self.concurrency as usize) <= lanes.len() {
+            return Err(invalid_owned(
+                "concurrency".to_owned(),
+                format!(
+                    "pool {pool} consumes {} queues and each idle queue's long poll holds a slot: its concurrency ({}) must be more than that",
+                    lanes.len(),
+                    self.concurrency
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The queues `pool` consumes, highest priority (weight) first: its own
+    /// queue, labelled `main`, and its priority queues. One lane for a pool
+    /// without priority queues.
+    pub fn queue_lanes(&self, pool: Pool) -> Result<Vec<QueueLane>, ConfigError> {
+        let pool_config = self.pool_config(pool)?;
+        let (queue_name, dlq_name) = self.queue_names(pool)?;
+        let own =
+            |url: &Option<String>, top: &Option<String>| url.clone().or_else(|| if self.pool == Some(pool) { top.clone() } else { None });
+        let mut lanes = vec![QueueLane {
+            label: "main".to_owned(),
+            queue_name,
+            dlq_name,
+            queue_url: own(&pool_config.queue_url, &self.queue_url),
+            dlq_url: own(&pool_config.dlq_url, &self.dlq_url),
+            weight: pool_config.weight.map_or(1, NonZeroU32::get),
+        }];
+        for (name, queue) in &pool_config.priority_queues {
+            let base = format!("{}-{name}", pool.queue_name(&self.env));
+            lanes.push(QueueLane {
+                label: name.clone(),
+                dlq_name: format!("{base}-dlq"),
+                queue_name: base,
+                queue_url: queue.queue_url.clone(),
+                dlq_url: queue.dlq_url.clone(),
+                weight: queue.weight.get(),
+            });
+        }
+        // Stable: equal weights keep the pool's own queue first.
+        lanes.sort_by_key(|lane| std::cmp::Reverse(lane.weight));
+        Ok(lanes)
     }
 
     /// Fairness is per tenant on a standard queue; its cap must fit the pool.
@@ -867,6 +999,58 @@ mod pool_tests {
         unfair.pools.get_mut(&pool).expect("reports").fair = false;
         let err = unfair.for_pool(pool).expect_err("a cap without fair");
         assert_eq!(setting_of_error(&err).as_deref(), Some("pools.reports.tenant_max_concurrency"), "{err}");
+    }
+
+    #[test]
+    fn priority_queues_are_named_after_the_pool_and_ranked_by_weight() {
+        let pool = reports();
+        let high = PriorityQueueConfig { weight: NonZeroU32::new(4).expect("4"), queue_url: None, dlq_url: None };
+        let bulk = PriorityQueueConfig { weight: NonZeroU32::new(1).expect("1"), queue_url: None, dlq_url: None };
+        let config = with_reports(PoolConfig {
+            weight: NonZeroU32::new(2),
+            priority_queues: BTreeMap::from([("high".to_owned(), high), ("bulk".to_owned(), bulk)]),
+            ..PoolConfig::routing(&["reports.*"])
+        });
+        let lanes = config.queue_lanes(pool).expect("configured");
+        let ranked: Vec<(&str, &str, u32)> = lanes.iter().map(|l| (l.label.as_str(), l.queue_name.as_str(), l.weight)).collect();
+        assert_eq!(
+            ranked,
+            [("high", "local-jobfleet-reports-high", 4), ("main", "local-jobfleet-reports", 2), ("bulk", "local-jobfleet-reports-bulk", 1)]
+        );
+        assert_eq!(lanes[0].dlq_name, "local-jobfleet-reports-high-dlq");
+        config.for_pool(pool).expect("weighted, distinct names");
+
+        let edit = |config: &mut Config, f: &dyn Fn(&mut PoolConfig)| f(config.pools.get_mut(&pool).expect("reports"));
+        let mut strict_tie = config.clone();
+        edit(&mut strict_tie, &|p| {
+            p.priority = PriorityMode::Strict;
+            p.weight = NonZeroU32::new(1);
+        });
+        let err = strict_tie.for_pool(pool).expect_err("strict with two queues of weight 1");
+        assert_eq!(setting_of_error(&err).as_deref(), Some("pools.reports.priority"), "{err}");
+
+        let mut fifo = config.clone();
+        edit(&mut fifo, &|p| p.fifo = Some(true));
+        let err = fifo.for_pool(pool).expect_err("priority queues on a FIFO pool");
+        assert_eq!(setting_of_error(&err).as_deref(), Some("pools.reports.priority_queues"), "{err}");
+
+        let mut bad_name = config.clone();
+        edit(&mut bad_name, &|p| {
+            let q = p.priority_queues.remove("bulk").expect("bulk");
+            p.priority_queues.insert("Bulk_1".to_owned(), q);
+        });
+        let err = bad_name.for_pool(pool).expect_err("a name that is not a queue name part");
+        assert_eq!(setting_of_error(&err).as_deref(), Some("pools.reports.priority_queues.Bulk_1"), "{err}");
+
+        let mut small = config.clone();
+        edit(&mut small, &|p| p.concurrency = Some(3));
+        let err = small.for_pool(pool).expect_err("three queues' long polls would hold every slot");
+        assert_eq!(setting_of_error(&err).as_deref(), Some("concurrency"), "{err}");
+
+        let mut stray_weight = Config::default();
+        stray_weight.pools.get_mut(&Pool::MEDIA).expect("media").weight = NonZeroU32::new(3);
+        let err = stray_weight.for_pool(Pool::MEDIA).expect_err("a weight without priority queues");
+        assert_eq!(setting_of_error(&err).as_deref(), Some("pools.media.weight"), "{err}");
     }
 
     fn setting_of_error(error: &ConfigError) -> Option<String> {

@@ -177,7 +177,11 @@ def test_queue_names_follow_design():
 
 def test_worker_chart_builds_the_same_queue_and_role_names():
     helpers = (WORKER / "templates" / "_helpers.tpl").read_text()
-    assert 'printf "%s-jobfleet-%s" .Values.environment .Values.pool' in helpers
+    # `.fifo` for a pool whose poolConfig says fifo: true, as the sqs module names FIFO queues.
+    assert 'printf "%s-jobfleet-%s%s" .Values.environment .Values.pool (ternary ".fifo" ""' in helpers
+    # A priority queue `q` of the pool: `<env>-jobfleet-<pool>-<q>` (topology's `base`), one KEDA trigger each.
+    scaled = (WORKER / "templates" / "scaledobject.yaml").read_text()
+    assert '(printf "https://sqs.%s.amazonaws.com/%s/%s-%s" $.Values.aws.region $.Values.aws.accountId (include "worker.queueName" $) $queue)' in scaled
     assert 'printf "arn:aws:iam::%s:role/%s-jobfleet-%s" .Values.aws.accountId .Values.environment .Values.pool' in helpers
     roles = {n: b for _, n, b in (("r", n, b) for e in load_tf(MODULES / "worker-iam" / "main.tf")["resource"]
                                   for t, rs in e.items() if t == "aws_iam_role" for n, b in rs.items())}

@@ -237,6 +237,37 @@ async fn a_tenant_goes_out_as_the_group_of_a_standard_queues_message() {
     assert_eq!(groups[&plain.id.to_string()], None);
 }
 
+/// `priority_queue` sends to the pool's priority queue by name; a name with
+/// no queue is refused naming the queue looked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_goes_to_the_priority_queue_it_names() {
+    let queues = TestQueues::create(Pool::AI).await;
+    let high = queues
+        .sqs
+        .create_queue()
+        .queue_name(format!("{}-high", Pool::AI.queue_name(&queues.env)))
+        .send()
+        .await
+        .expect("create the priority queue")
+        .queue_url
+        .expect("url");
+    let client = Client::new(queues.sqs.clone(), s3().await, ClientConfig::new(&queues.env));
+    let job = jobfleet_handlers::inference::Inference::Embeddings(jobfleet_handlers::inference::EmbeddingsRequest {
+        input: json!("hello"),
+        model: None,
+        params: Default::default(),
+    });
+    let urgent = EnqueueOptions { priority_queue: Some("high".into()), ..EnqueueOptions::default() };
+    let sent = client.enqueue_with(&job, urgent.clone()).await.expect("enqueue to the priority queue");
+    assert_eq!(sent.queue_url, high);
+    let batch = client.enqueue_batch(std::slice::from_ref(&job), urgent).await;
+    assert_eq!(batch[0].as_ref().expect("batch enqueue").queue_url, high);
+    assert_eq!(queues.counts(&high).await.0, 2);
+    assert_eq!(queues.counts(&queues.queue_url).await.0, 0, "nothing in the pool's own queue");
+    let missing = client.enqueue_with(&job, EnqueueOptions { priority_queue: Some("bulk".into()), ..EnqueueOptions::default() }).await;
+    assert!(matches!(&missing, Err(EnqueueError::QueueNotFound { name }) if name.ends_with("-jobfleet-ai-bulk")), "{missing:?}");
+}
+
 async fn insert_job(db: &PgPool, status: &str, finished_days_ago: Option<i32>) -> Uuid {
     let id = Uuid::now_v7();
     sqlx::query(

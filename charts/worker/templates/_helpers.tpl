@@ -150,6 +150,9 @@ Render-time invariants the JSON schema cannot express (cross-field rules).
 {{- if and (eq .Values.autoscaling.mode "keda-sqs") (gt (int (include "worker.queueLength" .)) $c) -}}
 {{- fail (printf "autoscaling.kedaSqs.queueLength (%d) must be at most the pod's concurrency (%d): with more, a pool whose every slot is busy reads as over-provisioned and KEDA scales in pods with jobs in flight" (int (include "worker.queueLength" .)) $c) -}}
 {{- end -}}
+{{- if and (eq .Values.autoscaling.mode "keda-drain") (index (index .Values.poolConfig .Values.pool | default dict) "priority_queues") -}}
+{{- fail (printf "autoscaling.mode keda-drain counts pool %s's own queue only, not its priority_queues: use keda-sqs (a trigger per queue) or keda-prometheus (the backlog gauge counts every queue)" .Values.pool) -}}
+{{- end -}}
 {{- $cap := int (index (index .Values.poolConfig .Values.pool | default dict) "tenant_max_concurrency" | default 0) -}}
 {{- if gt $cap $c -}}
 {{- fail (printf "poolConfig.%s.tenant_max_concurrency (%d) must be at most the pod's concurrency (%d): a larger cap caps nothing (the worker refuses it at start-up)" .Values.pool $cap $c) -}}
@@ -199,11 +202,28 @@ fair = true
 {{- with $p.tenant_max_concurrency }}
 tenant_max_concurrency = {{ int . }}
 {{- end }}
+{{- with $p.weight }}
+weight = {{ int . }}
+{{- end }}
+{{- with $p.priority }}
+priority = {{ . | quote }}
+{{- end }}
 {{- with $p.job_timeouts_secs }}
 
 [pools.{{ $name }}.job_timeouts_secs]
 {{- range $type, $secs := . }}
 {{ $type | quote }} = {{ int $secs }}
+{{- end }}
+{{- end }}
+{{- range $queue, $q := $p.priority_queues }}
+
+[pools.{{ $name }}.priority_queues.{{ $queue }}]
+weight = {{ int $q.weight }}
+{{- with $q.queue_url }}
+queue_url = {{ . | quote }}
+{{- end }}
+{{- with $q.dlq_url }}
+dlq_url = {{ . | quote }}
 {{- end }}
 {{- end }}
 {{- end }}

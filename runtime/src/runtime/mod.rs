@@ -21,7 +21,8 @@ use crate::dispatch::fairness::Fairness;
 use crate::dispatch::ordering::Ordering;
 use crate::shutdown::Shutdown;
 use crate::sqs::dead_letter::DeadLetter;
-use crate::sqs::poller::{Dispatch, Intake, Poller};
+use crate::sqs::poller::{Dispatch, Intake, Poller, Slots};
+use crate::sqs::priority;
 use crate::sqs::queue_stats::{self, Activity};
 use crate::sqs::{Acker, Sqs};
 use crate::store::{self, Ledger};
@@ -50,6 +51,16 @@ pub enum StartError {
     Admin { addr: SocketAddr, source: std::io::Error },
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+}
+
+/// One queue the pool consumes, resolved.
+struct Lane {
+    label: String,
+    weight: u32,
+    queue_url: String,
+    dlq_url: String,
+    acker: Acker,
+    dead_letter: DeadLetter,
 }
 
 /// How a drain ended.
@@ -111,11 +122,17 @@ async fn start_boxed(config: Config, router: Router, shutdown: Shutdown) -> Resu
 
     let sqs = Sqs::from_env().await;
     let fifo = config.pool_fifo(pool)?;
-    let (queue_name, dlq_name) = config.queue_names(pool)?;
-    let queue_url = resolve(&sqs, config.queue_url.as_ref(), queue_name.clone(), pool, &config.env).await?;
-    let dlq_url = resolve(&sqs, config.dlq_url.as_ref(), dlq_name, pool, &config.env).await?;
-    let acker = Acker::new(sqs.clone(), queue_url.clone(), Duration::from_millis(config.ack_flush_interval_ms));
-    let dead_letter = DeadLetter::new(sqs.clone(), dlq_url.clone(), queue_name);
+    // The pool's own queue, and its priority queues if any, highest first.
+    let mut lanes = Vec::new();
+    for lane in config.queue_lanes(pool)? {
+        let queue_url = resolve(&sqs, lane.queue_url.as_ref(), lane.queue_name.clone(), pool, &config.env).await?;
+        let dlq_url = resolve(&sqs, lane.dlq_url.as_ref(), lane.dlq_name.clone(), pool, &config.env).await?;
+        let acker = Acker::new(sqs.clone(), queue_url.clone(), Duration::from_millis(config.ack_flush_interval_ms));
+        let dead_letter = DeadLetter::new(sqs.clone(), dlq_url.clone(), lane.queue_name.clone());
+        lanes.push(Lane { label: lane.label, weight: lane.weight, queue_url, dlq_url, acker, dead_letter });
+    }
+    let main = lanes.iter().find(|lane| lane.label == "main").expect("queue_lanes always has the pool's own queue");
+    let (queue_url, dlq_url, acker) = (main.queue_url.clone(), main.dlq_url.clone(), main.acker.clone());
 
     // Background tasks (admin, gauges) outlive the drain and stop last.
     let background = CancellationToken::new();
@@ -134,7 +151,7 @@ async fn start_boxed(config: Config, router: Router, shutdown: Shutdown) -> Resu
         router: Arc::new(router),
         ledger: ledger.clone(),
         acker: acker.clone(),
-        dead_letter,
+        dead_letter: main.dead_letter.clone(),
         activity: activity.clone(),
         health: health.clone(),
         tracker: tracker.clone(),
@@ -144,18 +161,12 @@ async fn start_boxed(config: Config, router: Router, shutdown: Shutdown) -> Resu
     };
     let pool_config = config.pool_config(pool)?;
     let fair = pool_config.fair;
-    let dispatch: Arc<dyn Dispatch> = if fifo {
-        Arc::new(Ordering::new(processor, config.concurrency, shutdown.stop.clone()))
-    } else if fair {
-        Arc::new(Fairness::new(processor, config.concurrency, pool_config.tenant_max_concurrency, shutdown.stop.clone()))
-    } else {
-        Arc::new(processor)
-    };
-    let poller = Poller {
+    let full_batch = config.concurrency.min(crate::sqs::poller::MAX_BATCH);
+    let poller = |queue_url: String, slots: Slots, acker: Acker| Poller {
         sqs: sqs.clone(),
-        queue_url: queue_url.clone(),
-        capacity,
-        full_batch: config.concurrency.min(crate::sqs::poller::MAX_BATCH),
+        queue_url,
+        slots,
+        full_batch,
         wait_time_secs: config.receive_wait_time_secs as i32,
         visibility_timeout_secs: config.visibility_timeout_secs as i32,
         health: health.clone(),
@@ -163,14 +174,44 @@ async fn start_boxed(config: Config, router: Router, shutdown: Shutdown) -> Resu
         intake: intake.clone(),
     };
     let cut_receives = CancellationToken::new();
-    let pollers: Vec<JoinHandle<()>> = (0..config.pollers())
-        .map(|_| tokio::spawn(poller.clone().run(dispatch.clone(), shutdown.stop.clone(), cut_receives.clone())))
-        .collect();
+    let run = |poller: Poller, dispatch: Arc<dyn Dispatch>| tokio::spawn(poller.run(dispatch, shutdown.stop.clone(), cut_receives.clone()));
+    let pollers: Vec<JoinHandle<()>> = if lanes.len() == 1 {
+        let dispatch: Arc<dyn Dispatch> = if fifo {
+            Arc::new(Ordering::new(processor, config.concurrency, shutdown.stop.clone()))
+        } else if fair {
+            Arc::new(Fairness::new(processor, config.concurrency, pool_config.tenant_max_concurrency, shutdown.stop.clone()))
+        } else {
+            Arc::new(processor)
+        };
+        let poller = poller(queue_url.clone(), Slots::Pool(capacity), acker);
+        (0..config.pollers()).map(|_| run(poller.clone(), dispatch.clone())).collect()
+    } else {
+        // One poller per queue; the arbiter decides which gets the free slots.
+        let weights = lanes.iter().map(|lane| lane.weight).collect();
+        let arbiter = priority::start(capacity, pool_config.priority, weights, full_batch, shutdown.stop.clone());
+        lanes
+            .iter()
+            .zip(arbiter)
+            .map(|(lane, slots)| {
+                let processor = Processor { acker: lane.acker.clone(), dead_letter: lane.dead_letter.clone(), ..processor.clone() };
+                run(poller(lane.queue_url.clone(), Slots::Lane(slots), lane.acker.clone()), Arc::new(processor))
+            })
+            .collect()
+    };
 
     let gauges = queue_stats::Gauges {
         sqs: sqs.clone(),
         pool,
-        queues: [("main", queue_url.clone()), ("dlq", dlq_url.clone())],
+        queues: lanes
+            .iter()
+            .flat_map(|lane| {
+                let dlq = if lane.label == "main" { "dlq".to_owned() } else { format!("{}-dlq", lane.label) };
+                [
+                    queue_stats::Gauged { label: lane.label.clone(), url: lane.queue_url.clone(), backlog: true },
+                    queue_stats::Gauged { label: dlq, url: lane.dlq_url.clone(), backlog: false },
+                ]
+            })
+            .collect(),
         activity,
         health: health.clone(),
         interval: Duration::from_secs(config.queue_metrics_interval_secs),
@@ -179,7 +220,8 @@ async fn start_boxed(config: Config, router: Router, shutdown: Shutdown) -> Resu
     tokio::spawn(queue_stats::run(gauges, background.clone()));
     spawn_readiness_checks(ledger, sqs, queue_url.clone(), health.clone(), pool, background.clone());
 
-    tracing::info!(%pool, %queue_url, fifo, fair, concurrency = config.concurrency, pollers = pollers.len(), %admin_addr, "worker started");
+    let queues = lanes.iter().map(|lane| format!("{} (weight {})", lane.label, lane.weight)).collect::<Vec<_>>().join(", ");
+    tracing::info!(%pool, %queue_url, fifo, fair, %queues, concurrency = config.concurrency, pollers = pollers.len(), %admin_addr, "worker started");
     let drain_timeout = config.drain_timeout();
     let task = tokio::spawn(async move {
         shutdown.stop.cancelled().await;

@@ -8,6 +8,7 @@ pub mod dead_letter;
 pub mod error;
 pub mod message;
 pub mod poller;
+pub mod priority;
 pub mod queue_stats;
 pub mod visibility;
 

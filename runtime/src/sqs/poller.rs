@@ -21,6 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::admin::Health;
+use crate::sqs::priority::Lane;
 use crate::sqs::{Acker, Received, Sqs};
 
 /// SQS's most messages per receive.
@@ -35,7 +36,8 @@ pub const FULL_BATCH_WAIT: Duration = Duration::from_millis(5);
 pub struct Poller {
     pub sqs: Sqs,
     pub queue_url: String,
-    pub capacity: Arc<Semaphore>,
+    /// Where the poller's handler slots come from.
+    pub slots: Slots,
     /// Slots a full receive takes: 10, or the whole concurrency if smaller.
     pub full_batch: u32,
     pub wait_time_secs: i32,
@@ -43,6 +45,24 @@ pub struct Poller {
     pub health: Arc<Health>,
     pub acker: Acker,
     pub intake: Arc<Intake>,
+}
+
+/// Where a poller takes its slots from.
+#[derive(Debug, Clone)]
+pub enum Slots {
+    /// The pool's semaphore, directly: a pool with one queue.
+    Pool(Arc<Semaphore>),
+    /// Through the priority arbiter: one queue of several.
+    Lane(Lane),
+}
+
+impl Slots {
+    async fn take(&self, full_batch: u32, backlog: bool) -> Option<OwnedSemaphorePermit> {
+        match self {
+            Self::Pool(capacity) => take_slots(capacity, full_batch, backlog.then_some(FULL_BATCH_WAIT)).await,
+            Self::Lane(lane) => lane.take(backlog).await,
+        }
+    }
 }
 
 /// What the runtime does with one received message.
@@ -126,7 +146,7 @@ impl Poller {
             let mut slots = tokio::select! {
                 biased;
                 () = stop.cancelled() => return,
-                slots = take_slots(&self.capacity, self.full_batch, backlog.then_some(FULL_BATCH_WAIT)) => match slots {
+                slots = self.slots.take(self.full_batch, backlog) => match slots {
                     Some(slots) => slots,
                     None => return,
                 },

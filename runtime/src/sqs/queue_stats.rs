@@ -1,5 +1,6 @@
 //! Queue gauges for dashboards and autoscaling, refreshed on an interval
-//! from GetQueueAttributes (2 requests per interval: queue and DLQ).
+//! from GetQueueAttributes (2 requests per interval and queue: the queue and
+//! its DLQ; a pool with priority queues has several).
 //!
 //! `jobfleet_queue_backlog_seconds` = visible ÷ this pod's recent completion
 //! rate: the pod-seconds of work waiting. Averaged over pods and divided by
@@ -94,13 +95,23 @@ impl Estimator {
     }
 }
 
+/// A queue the gauges report: `label` is the `queue` label (`main`, `dlq`,
+/// or a priority queue's name and `<name>-dlq`); `backlog` queues' visible
+/// messages add up to the pool's backlog.
+#[derive(Debug, Clone)]
+pub struct Gauged {
+    pub label: String,
+    pub url: String,
+    pub backlog: bool,
+}
+
 /// What the gauge refresh reads and feeds.
 #[derive(Debug)]
 pub struct Gauges {
     pub sqs: Sqs,
     pub pool: Pool,
-    /// (`queue` label, URL): the main queue and the DLQ.
-    pub queues: [(&'static str, String); 2],
+    /// The pool's queues and their DLQs.
+    pub queues: Vec<Gauged>,
     pub activity: Arc<Activity>,
     /// Told each time SQS answers (readiness counts it).
     pub health: Arc<Health>,
@@ -119,22 +130,29 @@ pub async fn run(gauges: Gauges, stop: CancellationToken) {
             () = stop.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        let mut main_visible = None;
-        for (queue_label, url) in &queues {
-            match sqs.queue_depth(url).await {
+        // The backlog is only known when every queue that adds to it answered.
+        let mut backlog_visible = Some(0);
+        for queue in &queues {
+            match sqs.queue_depth(&queue.url).await {
                 Ok((visible, in_flight, delayed)) => {
                     health.sqs_ok();
                     for (state, value) in [("visible", visible), ("in_flight", in_flight), ("delayed", delayed)] {
-                        metrics::gauge!(QUEUE_MESSAGES, "pool" => pool_label, "queue" => *queue_label, "state" => state).set(value as f64);
+                        metrics::gauge!(QUEUE_MESSAGES, "pool" => pool_label, "queue" => queue.label.clone(), "state" => state)
+                            .set(value as f64);
                     }
-                    if *queue_label == "main" {
-                        main_visible = Some(visible);
+                    if queue.backlog {
+                        backlog_visible = backlog_visible.map(|sum| sum + visible);
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, queue = *queue_label, "queue depth refresh failed"),
+                Err(e) => {
+                    tracing::warn!(error = %e, queue = %queue.label, "queue depth refresh failed");
+                    if queue.backlog {
+                        backlog_visible = None;
+                    }
+                }
             }
         }
-        let Some(visible) = main_visible else { continue };
+        let Some(visible) = backlog_visible else { continue };
         let elapsed = last.elapsed();
         last = Instant::now();
         let (backlog, oldest) = estimator.tick(
