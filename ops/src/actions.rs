@@ -119,9 +119,13 @@ struct Prepared {
 
 async fn prepare(sqs: &Sqs, config: &Config, pool: Pool) -> Result<Prepared, OpsError> {
     let dlq_url = queues::require_dlq(sqs, config, pool).await?;
-    let main = Target { name: queues::queue_name(config, pool), url: queues::main_queue_url(sqs, config, pool, true).await? };
+    let main_url = queues::main_queue_url(sqs, config, pool, true).await?;
+    // Named after the URLs in use: an override (JOBFLEET_DLQ_URL, --queue)
+    // names another queue than the pool's own.
+    let name_of = |url: &str| url.rsplit('/').next().unwrap_or(url).to_owned();
+    let main = Target { name: main_url.as_deref().map_or_else(|| queues::queue_name(config, pool), name_of), url: main_url };
     let depth = approximate_visible(sqs, &dlq_url).await;
-    Ok(Prepared { dlq_name: queues::dlq_name(config, pool), dlq_url, main, depth })
+    Ok(Prepared { dlq_name: name_of(&dlq_url), dlq_url, main, depth })
 }
 
 /// Resolves `--to-queue` (a name or URL) now, so a typo fails before anything moves.

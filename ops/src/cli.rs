@@ -89,6 +89,9 @@ pub struct ListArgs {
     /// media | notifications | ai (or JOBFLEET_POOL)
     #[arg(long)]
     pub pool: Option<Pool>,
+    /// A priority queue's DLQ (`[pools.<pool>.priority_queues.<NAME>]`) instead of the pool's own.
+    #[arg(long, value_name = "NAME")]
+    pub queue: Option<String>,
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Show at most this many messages.
@@ -107,6 +110,9 @@ pub struct ShowArgs {
     /// media | notifications | ai (or JOBFLEET_POOL)
     #[arg(long)]
     pub pool: Option<Pool>,
+    /// A priority queue's DLQ (`[pools.<pool>.priority_queues.<NAME>]`) instead of the pool's own.
+    #[arg(long, value_name = "NAME")]
+    pub queue: Option<String>,
     /// Job id (the envelope's id) or SQS message id.
     pub id: String,
     /// Print JSON instead of text.
@@ -122,6 +128,9 @@ pub struct ReplayArgs {
     /// media | notifications | ai (or JOBFLEET_POOL)
     #[arg(long)]
     pub pool: Option<Pool>,
+    /// A priority queue's DLQ (`[pools.<pool>.priority_queues.<NAME>]`) instead of the pool's own.
+    #[arg(long, value_name = "NAME")]
+    pub queue: Option<String>,
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Move at most this many messages.
@@ -157,6 +166,9 @@ pub struct RedriveArgs {
     /// media | notifications | ai (or JOBFLEET_POOL)
     #[arg(long)]
     pub pool: Option<Pool>,
+    /// A priority queue's DLQ (`[pools.<pool>.priority_queues.<NAME>]`) instead of the pool's own.
+    #[arg(long, value_name = "NAME")]
+    pub queue: Option<String>,
     /// Only list the DLQ's message move tasks and their progress.
     #[arg(long)]
     pub status: bool,
@@ -185,6 +197,9 @@ pub struct PurgeArgs {
     /// media | notifications | ai (or JOBFLEET_POOL)
     #[arg(long)]
     pub pool: Option<Pool>,
+    /// A priority queue's DLQ (`[pools.<pool>.priority_queues.<NAME>]`) instead of the pool's own.
+    #[arg(long, value_name = "NAME")]
+    pub queue: Option<String>,
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -227,6 +242,25 @@ pub async fn queues(config: &Config, args: QueuesArgs) -> ExitCode {
 
 /// `worker dlq …`.
 pub async fn dlq(config: &Config, command: DlqCommand) -> ExitCode {
+    let (pool, queue) = match &command {
+        DlqCommand::List(a) => (a.pool, a.queue.as_deref()),
+        DlqCommand::Show(a) => (a.pool, a.queue.as_deref()),
+        DlqCommand::Replay(a) => (a.pool, a.queue.as_deref()),
+        DlqCommand::Redrive(a) => (a.pool, a.queue.as_deref()),
+        DlqCommand::Purge(a) => (a.pool, a.queue.as_deref()),
+        DlqCommand::History(_) => (None, None),
+    };
+    let lane_config;
+    let config = match queue {
+        None => config,
+        Some(queue) => match for_priority_queue(config, pool, queue).await {
+            Ok(adjusted) => {
+                lane_config = adjusted;
+                &lane_config
+            }
+            Err(e) => return finish(Err(e)),
+        },
+    };
     finish(match command {
         DlqCommand::List(args) => list(config, args).await,
         DlqCommand::Show(args) => show(config, args).await,
@@ -235,6 +269,36 @@ pub async fn dlq(config: &Config, command: DlqCommand) -> ExitCode {
         DlqCommand::Purge(args) => actions::purge(config, args).await,
         DlqCommand::History(args) => history(config, args).await,
     })
+}
+
+/// The configuration as a DLQ command on priority queue `queue` of the pool
+/// sees it: the pool set, and the queue's own queue and DLQ URLs in place of
+/// the pool's (the URL overrides every DLQ command already honours).
+async fn for_priority_queue(config: &Config, pool: Option<Pool>, queue: &str) -> Result<Config, OpsError> {
+    let pool = pool_of(config, pool)?;
+    let lanes = config.queue_lanes(pool).map_err(|e| OpsError::usage(e.to_string()))?;
+    let names: Vec<&str> = lanes.iter().map(|l| l.label.as_str()).filter(|l| *l != "main").collect();
+    let Some(lane) = lanes.iter().find(|l| l.label == queue && l.label != "main") else {
+        let hint = if names.is_empty() {
+            format!("pool {pool} has no priority queues ([pools.{pool}.priority_queues.<name>] in the file JOBFLEET_CONFIG names)")
+        } else {
+            format!("pool {pool}'s priority queues: {}; without --queue the pool's own DLQ", names.join(", "))
+        };
+        return Err(OpsError::usage(format!("--queue {queue}: not a priority queue of pool {pool}")).hint(hint));
+    };
+    let sqs = sqs_client().await?;
+    let find = |url: &Option<String>, name: &str| {
+        let (sqs, url, name) = (sqs.clone(), url.clone(), name.to_owned());
+        async move {
+            match url {
+                Some(url) => Ok(url),
+                None => sqs.find_queue_url(&name).await?.ok_or_else(|| OpsError::queue_missing(&name, pool, &config.env)),
+            }
+        }
+    };
+    let queue_url = find(&lane.queue_url, &lane.queue_name).await?;
+    let dlq_url = find(&lane.dlq_url, &lane.dlq_name).await?;
+    Ok(Config { pool: Some(pool), queue_url: Some(queue_url), dlq_url: Some(dlq_url), ..config.clone() })
 }
 
 /// The SQS client, refusing early when no region is configured.
