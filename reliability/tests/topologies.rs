@@ -468,7 +468,7 @@ async fn send_to(queues: &TestQueues, url: &str, n: usize) -> Vec<Uuid> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn priority_queues() {
     let what = format!(
-        "A pool at concurrency {PRIORITY_CONCURRENCY} consuming its own queue (weight 1, {LOW_JOBS} jobs of {FAIR_JOB_MS} ms) and a priority queue `high` (weight {HIGH_WEIGHT}, a burst of {HIGH_JOBS} sent once the pool is busy), once weighted and once strict."
+        "A pool at concurrency {PRIORITY_CONCURRENCY} consuming its own queue (weight 1, {LOW_JOBS} jobs of {FAIR_JOB_MS} ms) and a priority queue `high` (weight {HIGH_WEIGHT}, a burst of {HIGH_JOBS} sent once the pool is busy): three runs, one queue (the burst to the pool's own queue: the baseline), weighted, strict."
     );
     let mut results = Vec::new();
     for n in 1..=runs() {
