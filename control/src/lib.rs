@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use scaler::Scaler;
 pub use settings::{ControlSettings, TlsFiles};
-pub use state::{Fleet, PoolQueues};
+pub use state::{Fleet, PoolQueues, PriorityQueue};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -99,8 +99,14 @@ pub async fn start(config: &Config, settings: &ControlSettings, stop: Cancellati
         let (main_name, dlq_name) = config.queue_names(pool).unwrap_or_else(|_| (pool.queue_name(&config.env), pool.dlq_name(&config.env)));
         let main = resolve(&pool_config.queue_url, main_name).await?;
         let dlq = resolve(&pool_config.dlq_url, dlq_name).await?;
+        let mut priority = Vec::new();
+        for lane in config.queue_lanes(pool).unwrap_or_default().into_iter().filter(|lane| lane.label != "main") {
+            let url = resolve(&lane.queue_url, lane.queue_name).await?;
+            let dlq = resolve(&lane.dlq_url, lane.dlq_name).await?;
+            priority.push(PriorityQueue { label: lane.label, url, dlq });
+        }
         let concurrency = pool_config.concurrency.unwrap_or(config.concurrency);
-        pools.push(PoolQueues { pool, main, dlq, concurrency });
+        pools.push(PoolQueues { pool, main, dlq, priority, concurrency });
     }
     let health = Arc::new(Health::new(settings.sample_interval * 3 + Duration::from_secs(5)));
     let fleet = Arc::new(Fleet::new(db.clone(), sqs.clone(), pools, settings.clone(), health.clone()));

@@ -20,8 +20,21 @@ pub struct PoolQueues {
     pub pool: Pool,
     pub main: String,
     pub dlq: String,
+    /// The pool's priority queues (`[pools.<pool>.priority_queues]`): their
+    /// messages are the pool's demand too.
+    pub priority: Vec<PriorityQueue>,
     /// The pool's configured concurrency: used until a ScaledObject names its own.
     pub concurrency: u32,
+}
+
+/// One of a pool's priority queues, resolved at start.
+#[derive(Debug, Clone)]
+pub struct PriorityQueue {
+    /// Its name in the configuration: the `queue` label of its gauges
+    /// (`<label>-dlq` for its DLQ).
+    pub label: String,
+    pub url: String,
+    pub dlq: String,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -76,10 +89,21 @@ impl Fleet {
         f(guard.entry(pool).or_default())
     }
 
-    /// The main queue's counts now (one GetQueueAttributes).
+    /// Each queue's counts now (one GetQueueAttributes each): the pool's own
+    /// queue (`main`), then its priority queues.
+    async fn depths(&self, queues: &PoolQueues) -> Result<Vec<(String, Demand)>, LookupError> {
+        let mut depths = Vec::with_capacity(1 + queues.priority.len());
+        let lanes = std::iter::once(("main", &queues.main)).chain(queues.priority.iter().map(|q| (q.label.as_str(), &q.url)));
+        for (label, url) in lanes {
+            let (visible, in_flight, delayed) = self.sqs.queue_depth(url).await.map_err(|e| LookupError::Sqs(e.to_string()))?;
+            depths.push((label.to_owned(), Demand { visible, in_flight, delayed }));
+        }
+        Ok(depths)
+    }
+
+    /// The pool's demand now: the sum over its queues.
     pub async fn demand(&self, queues: &PoolQueues) -> Result<Demand, LookupError> {
-        let (visible, in_flight, delayed) = self.sqs.queue_depth(&queues.main).await.map_err(|e| LookupError::Sqs(e.to_string()))?;
-        Ok(Demand { visible, in_flight, delayed })
+        Ok(total(&self.depths(queues).await?))
     }
 
     /// The pool's recent mean job seconds, re-read from the ledger at most
@@ -150,15 +174,18 @@ impl Fleet {
     /// duration, idle time, mean job seconds and desired replicas.
     async fn sample(&self, queues: &PoolQueues) -> Result<(), LookupError> {
         let label = queues.pool.as_str();
-        let main = self.demand(queues).await?;
-        let (dlq_visible, dlq_in_flight, dlq_delayed) =
-            self.sqs.queue_depth(&queues.dlq).await.map_err(|e| LookupError::Sqs(e.to_string()))?;
+        let mut depths = self.depths(queues).await?;
+        let main = total(&depths);
+        let dlqs =
+            std::iter::once(("dlq".to_owned(), &queues.dlq)).chain(queues.priority.iter().map(|q| (format!("{}-dlq", q.label), &q.dlq)));
+        for (queue, url) in dlqs.collect::<Vec<_>>() {
+            let (visible, in_flight, delayed) = self.sqs.queue_depth(url).await.map_err(|e| LookupError::Sqs(e.to_string()))?;
+            depths.push((queue, Demand { visible, in_flight, delayed }));
+        }
         self.health.sqs_ok();
-        for (queue, (visible, in_flight, delayed)) in
-            [("main", (main.visible, main.in_flight, main.delayed)), ("dlq", (dlq_visible, dlq_in_flight, dlq_delayed))]
-        {
-            for (state, value) in [("visible", visible), ("in_flight", in_flight), ("delayed", delayed)] {
-                metrics::gauge!(QUEUE_MESSAGES, "pool" => label, "queue" => queue, "state" => state).set(value as f64);
+        for (queue, d) in &depths {
+            for (state, value) in [("visible", d.visible), ("in_flight", d.in_flight), ("delayed", d.delayed)] {
+                metrics::gauge!(QUEUE_MESSAGES, "pool" => label, "queue" => queue.clone(), "state" => state).set(value as f64);
             }
         }
         let visible_for = self.with_state(queues.pool, |s| {
@@ -205,4 +232,13 @@ pub(crate) async fn sample_loop(fleet: Arc<Fleet>, pool: Pool, stop: Cancellatio
             tracing::warn!(pool = %pool, error = %e, "pool sample failed");
         }
     }
+}
+
+/// The sum of several queues' counts.
+fn total(depths: &[(String, Demand)]) -> Demand {
+    depths.iter().fold(Demand { visible: 0, in_flight: 0, delayed: 0 }, |sum, (_, d)| Demand {
+        visible: sum.visible + d.visible,
+        in_flight: sum.in_flight + d.in_flight,
+        delayed: sum.delayed + d.delayed,
+    })
 }

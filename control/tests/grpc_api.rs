@@ -14,7 +14,7 @@ use aws_sdk_sqs::Client;
 use jobfleet_contract::Pool;
 use jobfleet_control::{ControlSettings, TlsFiles};
 use jobfleet_runtime::Config;
-use jobfleet_runtime::config::PoolConfig;
+use jobfleet_runtime::config::{PoolConfig, PriorityQueueConfig};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -93,6 +93,16 @@ async fn fixture() -> Fixture {
     for (pool, concurrency) in [(media, 4), (reports, 2)] {
         let queue_url = create_queue(&sqs, &pool.queue_name(&env)).await;
         let dlq_url = create_queue(&sqs, &pool.dlq_name(&env)).await;
+        // media also consumes a priority queue, found by its name.
+        let mut priority_queues = BTreeMap::new();
+        if pool == media {
+            create_queue(&sqs, &format!("{}-high", pool.queue_name(&env))).await;
+            create_queue(&sqs, &format!("{}-high-dlq", pool.queue_name(&env))).await;
+            priority_queues.insert(
+                "high".to_owned(),
+                PriorityQueueConfig { weight: std::num::NonZeroU32::new(4).expect("4"), queue_url: None, dlq_url: None },
+            );
+        }
         pools.insert(
             pool,
             PoolConfig {
@@ -100,6 +110,7 @@ async fn fixture() -> Fixture {
                 concurrency: Some(concurrency),
                 queue_url: Some(queue_url),
                 dlq_url: Some(dlq_url),
+                priority_queues,
                 ..PoolConfig::default()
             },
         );
@@ -158,8 +169,12 @@ fn so(pool: Pool, extra: &[(&str, &str)]) -> Value {
 async fn keda_sizes_pools_by_drain_time_and_sees_pools_at_zero() {
     let f = fixture().await;
     let media_url = f.config.pools[&f.media].queue_url.clone().expect("url");
-    // 20 queued media messages; the reports pool is empty and has no history.
-    send(&f.sqs, &media_url, 20).await;
+    let high_name = format!("{}-high", f.media.queue_name(&f.config.env));
+    let high_url = f.sqs.get_queue_url().queue_name(&high_name).send().await.expect("high queue").queue_url.expect("url");
+    // 20 queued media messages, half of them in its priority queue (the
+    // demand counts both); the reports pool is empty and has no history.
+    send(&f.sqs, &media_url, 10).await;
+    send(&f.sqs, &high_url, 10).await;
     let stop = CancellationToken::new();
     let running = jobfleet_control::start(&f.config, &settings(), stop.clone()).await.expect("fleet service starts");
     let addr = running.grpc_addr;
@@ -211,7 +226,7 @@ async fn keda_sizes_pools_by_drain_time_and_sees_pools_at_zero() {
     let received = f
         .sqs
         .receive_message()
-        .queue_url(&media_url)
+        .queue_url(&high_url)
         .max_number_of_messages(10)
         .visibility_timeout(120)
         .send()
@@ -241,15 +256,18 @@ async fn keda_sizes_pools_by_drain_time_and_sees_pools_at_zero() {
     // The gauges cover every pool, also the one no worker runs.
     let metrics_url = format!("http://{}/metrics", running.admin_addr);
     let want = format!("jobfleet_queue_messages{{pool=\"{}\",queue=\"dlq\",state=\"visible\"}} 0", f.reports);
+    let high = format!("jobfleet_queue_messages{{pool=\"{}\",queue=\"high\",state=\"in_flight\"}} 10", f.media);
+    let high_dlq = format!("jobfleet_queue_messages{{pool=\"{}\",queue=\"high-dlq\",state=\"visible\"}} 0", f.media);
     let mut text = String::new();
     for _ in 0..100 {
         text = reqwest::get(&metrics_url).await.expect("GET /metrics").text().await.expect("body");
-        if text.contains(&want) && text.contains(&format!("jobfleet_pool_idle_seconds{{pool=\"{}\"}}", f.media)) {
+        if text.contains(&want) && text.contains(&high) && text.contains(&format!("jobfleet_pool_idle_seconds{{pool=\"{}\"}}", f.media)) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(text.contains(&want), "{want} in\n{text}");
+    assert!(text.contains(&high) && text.contains(&high_dlq), "the priority queue's gauges: {high}, {high_dlq} in\n{text}");
     for name in ["jobfleet_queue_visible_duration_seconds", "jobfleet_pool_idle_seconds", "jobfleet_pool_desired_replicas"] {
         for pool in [f.media, f.reports] {
             assert!(text.contains(&format!("{name}{{pool=\"{pool}\"}}")), "{name} for {pool} in\n{text}");

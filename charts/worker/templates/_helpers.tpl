@@ -150,9 +150,6 @@ Render-time invariants the JSON schema cannot express (cross-field rules).
 {{- if and (eq .Values.autoscaling.mode "keda-sqs") (gt (int (include "worker.queueLength" .)) $c) -}}
 {{- fail (printf "autoscaling.kedaSqs.queueLength (%d) must be at most the pod's concurrency (%d): with more, a pool whose every slot is busy reads as over-provisioned and KEDA scales in pods with jobs in flight" (int (include "worker.queueLength" .)) $c) -}}
 {{- end -}}
-{{- if and (eq .Values.autoscaling.mode "keda-drain") (index (index .Values.poolConfig .Values.pool | default dict) "priority_queues") -}}
-{{- fail (printf "autoscaling.mode keda-drain counts pool %s's own queue only, not its priority_queues: use keda-sqs (a trigger per queue) or keda-prometheus (the backlog gauge counts every queue)" .Values.pool) -}}
-{{- end -}}
 {{- $cap := int (index (index .Values.poolConfig .Values.pool | default dict) "tenant_max_concurrency" | default 0) -}}
 {{- if gt $cap $c -}}
 {{- fail (printf "poolConfig.%s.tenant_max_concurrency (%d) must be at most the pod's concurrency (%d): a larger cap caps nothing (the worker refuses it at start-up)" .Values.pool $cap $c) -}}
