@@ -287,17 +287,10 @@ async fn for_priority_queue(config: &Config, pool: Option<Pool>, queue: &str) ->
         return Err(OpsError::usage(format!("--queue {queue}: not a priority queue of pool {pool}")).hint(hint));
     };
     let sqs = sqs_client().await?;
-    let find = |url: &Option<String>, name: &str| {
-        let (sqs, url, name) = (sqs.clone(), url.clone(), name.to_owned());
-        async move {
-            match url {
-                Some(url) => Ok(url),
-                None => sqs.find_queue_url(&name).await?.ok_or_else(|| OpsError::queue_missing(&name, pool, &config.env)),
-            }
-        }
-    };
-    let queue_url = find(&lane.queue_url, &lane.queue_name).await?;
-    let dlq_url = find(&lane.dlq_url, &lane.dlq_name).await?;
+    let (queue_url, dlq_url) = queues::lane_urls(&sqs, lane).await?;
+    let missing = |name: &str| OpsError::queue_missing(name, pool, &config.env);
+    let queue_url = queue_url.ok_or_else(|| missing(&lane.queue_name))?;
+    let dlq_url = dlq_url.ok_or_else(|| missing(&lane.dlq_name))?;
     Ok(Config { pool: Some(pool), queue_url: Some(queue_url), dlq_url: Some(dlq_url), ..config.clone() })
 }
 

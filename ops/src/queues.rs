@@ -27,7 +27,7 @@ use crate::dlq::peek_dlq;
 use crate::errors::OpsError;
 use crate::filter::Filter;
 use crate::table::{human_age, render};
-use jobfleet_runtime::config::Config;
+use jobfleet_runtime::config::{Config, QueueLane};
 use jobfleet_runtime::sqs::Sqs;
 
 /// Messages a `--peek-dlq` receives at most (10 receive calls).
@@ -70,6 +70,21 @@ pub async fn dlq_url(sqs: &Sqs, config: &Config, pool: Pool, single_pool: bool) 
         Some(url) => Ok(Some(url.to_owned())),
         None => Ok(sqs.find_queue_url(&dlq_name(config, pool)).await?),
     }
+}
+
+/// A priority queue's queue and DLQ URLs: configured, else looked up by
+/// name (`None` when missing).
+pub async fn lane_urls(sqs: &Sqs, lane: &QueueLane) -> Result<(Option<String>, Option<String>), OpsError> {
+    let find = |given: &Option<String>, name: &str| {
+        let (given, name) = (given.clone(), name.to_owned());
+        async move {
+            match given {
+                Some(url) => Ok(Some(url)),
+                None => sqs.find_queue_url(&name).await,
+            }
+        }
+    };
+    Ok((find(&lane.queue_url, &lane.queue_name).await?, find(&lane.dlq_url, &lane.dlq_name).await?))
 }
 
 /// The DLQ URL of a command's `--pool`, or the operator error naming what was tried.
@@ -178,14 +193,7 @@ pub async fn report(
         }
         let mut priority_queues = Vec::new();
         for lane in config.queue_lanes(pool).unwrap_or_default().into_iter().filter(|lane| lane.label != "main") {
-            let url = match lane.queue_url {
-                Some(url) => Some(url),
-                None => sqs.find_queue_url(&lane.queue_name).await?,
-            };
-            let dlq_url = match lane.dlq_url {
-                Some(url) => Some(url),
-                None => sqs.find_queue_url(&lane.dlq_name).await?,
-            };
+            let (url, dlq_url) = lane_urls(sqs, &lane).await?;
             priority_queues.push(PriorityQueueState {
                 name: lane.label,
                 weight: lane.weight,

@@ -231,18 +231,18 @@ const FAIR_JOB_MS: u64 = 50;
 /// without group ids: docs/topologies.md).
 const B_P99_WAIT_BOUND_SECS: f64 = 3.0;
 
-/// Sends `n` effect jobs of `tenant` (its MessageGroupId on the standard
-/// queue), in batches of 10, from 4 senders at once.
-async fn send_tenant(queues: &TestQueues, tenant: &'static str, n: usize) -> Vec<Uuid> {
+/// Sends `n` effect jobs to `url` from 4 senders at once, in batches of
+/// 10, each envelope made just before its send (the ledger's `enqueued_at`
+/// is its `created_at`, the start of the queue wait), with `group` as the
+/// MessageGroupId (a fair pool's tenant) when given; returns their ids.
+async fn send_effects_to(queues: &TestQueues, url: &str, n: usize, group: Option<&'static str>) -> Vec<Uuid> {
     let mut senders = tokio::task::JoinSet::new();
     for part in 0..4 {
-        let queues = queues.clone();
+        let (sqs, url) = (queues.sqs.clone(), url.to_owned());
         let count = n / 4 + usize::from(part < n % 4);
         senders.spawn(async move {
             let mut ids = Vec::with_capacity(count);
             for start in (0..count).step_by(10) {
-                // Made just before the send: the ledger's enqueued_at is the
-                // envelope's created_at, the start of the queue wait.
                 let batch = effects((count - start).min(10), |_| FAIR_JOB_MS);
                 ids.extend(batch.iter().map(|e| e.id));
                 let entries = batch
@@ -252,25 +252,34 @@ async fn send_tenant(queues: &TestQueues, tenant: &'static str, n: usize) -> Vec
                         SendMessageBatchRequestEntry::builder()
                             .id(i.to_string())
                             .message_body(e.to_json())
-                            .message_group_id(tenant)
+                            .set_message_group_id(group.map(str::to_owned))
                             .build()
                             .expect("entry")
                     })
                     .collect::<Vec<_>>();
-                let out = queues
-                    .sqs
-                    .send_message_batch()
-                    .queue_url(&queues.queue_url)
-                    .set_entries(Some(entries))
-                    .send()
-                    .await
-                    .expect("send batch");
+                let out = sqs.send_message_batch().queue_url(&url).set_entries(Some(entries)).send().await.expect("send batch");
                 assert!(out.failed.is_empty(), "send failures: {:?}", out.failed);
             }
             ids
         });
     }
     senders.join_all().await.into_iter().flatten().collect()
+}
+
+/// Queue waits of `ids` as (p50, p99, max) seconds: from the envelope's
+/// creation just before its send (the ledger's `enqueued_at`) to its first
+/// execution.
+async fn queue_waits(db: &sqlx::PgPool, ids: &[Uuid]) -> (f64, f64, f64) {
+    sqlx::query_as(
+        "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY w), percentile_disc(0.99) WITHIN GROUP (ORDER BY w), max(w)
+           FROM (SELECT extract(epoch FROM min(e.started_at) - j.enqueued_at)::float8 AS w
+                   FROM jobs j JOIN rel_executions e ON e.job_id = j.id
+                  WHERE j.id = ANY($1) GROUP BY j.id, j.enqueued_at) s",
+    )
+    .bind(ids)
+    .fetch_one(db)
+    .await
+    .expect("queue waits")
 }
 
 /// The most executions of `ids` running at once (a sweep over their start
@@ -336,10 +345,10 @@ async fn fair_run(n: u32, case: &FairCase) -> (reliability::effects::Tally, Stri
     let worker = WorkerProcess::spawn(&format!("fair-{n}-{}", case.cap.unwrap_or(0)), &queues, &url, &moto_endpoint(), &env);
 
     let started = Instant::now();
-    let a = send_tenant(&queues, "tenant-a", case.a_jobs).await;
+    let a = send_effects_to(&queues, &queues.queue_url, case.a_jobs, Some("tenant-a")).await;
     let a_sent_in = started.elapsed();
     let backlog_at_b = queues.counts(&queues.queue_url).await.0;
-    let b = send_tenant(&queues, "tenant-b", case.b_jobs).await;
+    let b = send_effects_to(&queues, &queues.queue_url, case.b_jobs, Some("tenant-b")).await;
     let b_sent = Instant::now();
 
     eventually(&format!("tenant B's {} jobs to succeed", case.b_jobs), Duration::from_secs(300), || async {
@@ -368,26 +377,8 @@ async fn fair_run(n: u32, case: &FairCase) -> (reliability::effects::Tally, Stri
     let drained_in = started.elapsed();
     drain_and_stop(&queues, worker).await;
 
-    // Queue wait: the envelope made just before its send (the ledger's
-    // enqueued_at) to its first execution.
-    let waits = |ids: Vec<Uuid>| {
-        let db = db.clone();
-        async move {
-            let (p50, p99, max): (f64, f64, f64) = sqlx::query_as(
-                "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY w), percentile_disc(0.99) WITHIN GROUP (ORDER BY w), max(w)
-                   FROM (SELECT extract(epoch FROM min(e.started_at) - j.enqueued_at)::float8 AS w
-                           FROM jobs j JOIN rel_executions e ON e.job_id = j.id
-                          WHERE j.id = ANY($1) GROUP BY j.id, j.enqueued_at) s",
-            )
-            .bind(ids)
-            .fetch_one(&db)
-            .await
-            .expect("waits");
-            (p50, p99, max)
-        }
-    };
-    let (b50, b99, bmax) = waits(b.clone()).await;
-    let (a50, a99, _) = waits(a.clone()).await;
+    let (b50, b99, bmax) = queue_waits(&db, &b).await;
+    let (a50, a99, _) = queue_waits(&db, &a).await;
     let a_peak = peak_concurrency(&db, &a).await;
     let t = tally(&db, &all).await.expect("tally");
     assert_eq!(t.jobs, all.len() as u64);
@@ -428,34 +419,6 @@ async fn create_priority_queue(queues: &TestQueues, name: &str) -> String {
     let base = format!("{}-{name}", queues.pool.queue_name(&queues.env));
     queues.sqs.create_queue().queue_name(format!("{base}-dlq")).send().await.expect("create the priority DLQ");
     queues.sqs.create_queue().queue_name(&base).send().await.expect("create the priority queue").queue_url.expect("url")
-}
-
-/// Sends `n` effect jobs to `url` (4 senders, batches of 10), each envelope
-/// made just before its send; returns their ids.
-async fn send_to(queues: &TestQueues, url: &str, n: usize) -> Vec<Uuid> {
-    let mut senders = tokio::task::JoinSet::new();
-    for part in 0..4 {
-        let (sqs, url) = (queues.sqs.clone(), url.to_owned());
-        let count = n / 4 + usize::from(part < n % 4);
-        senders.spawn(async move {
-            let mut ids = Vec::with_capacity(count);
-            for start in (0..count).step_by(10) {
-                let batch = effects((count - start).min(10), |_| FAIR_JOB_MS);
-                ids.extend(batch.iter().map(|e| e.id));
-                let entries = batch
-                    .iter()
-                    .enumerate()
-                    .map(|(i, e)| {
-                        SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(e.to_json()).build().expect("entry")
-                    })
-                    .collect::<Vec<_>>();
-                let out = sqs.send_message_batch().queue_url(&url).set_entries(Some(entries)).send().await.expect("send batch");
-                assert!(out.failed.is_empty(), "send failures: {:?}", out.failed);
-            }
-            ids
-        });
-    }
-    senders.join_all().await.into_iter().flatten().collect()
 }
 
 /// A pool consuming two queues under saturation: its own (weight 1) with a
@@ -506,14 +469,14 @@ async fn priority_run(n: u32, mode: &str, baseline: Option<f64>) -> (reliability
     if two_queues {
         env.extend([("JOBFLEET_POOLS__MEDIA__PRIORITY_QUEUES__HIGH__WEIGHT", weight.as_str()), ("JOBFLEET_POOLS__MEDIA__PRIORITY", mode)]);
     }
-    let low = send_to(&queues, &queues.queue_url, LOW_JOBS).await;
+    let low = send_effects_to(&queues, &queues.queue_url, LOW_JOBS, None).await;
     let worker = WorkerProcess::spawn(&format!("priority-{n}-{}", mode.replace(' ', "-")), &queues, &url, &moto_endpoint(), &env);
     // The pool is saturated by the low queue before the burst.
     eventually("the low queue's first 200 effects", Duration::from_secs(120), || async {
         (count(&db, "SELECT count(*) FROM rel_effects").await >= 200).then_some(())
     })
     .await;
-    let high = send_to(&queues, &high_url, HIGH_JOBS).await;
+    let high = send_effects_to(&queues, &high_url, HIGH_JOBS, None).await;
     let all: Vec<Uuid> = low.iter().chain(&high).copied().collect();
     await_all_succeeded(&db, all.len(), Duration::from_secs(600)).await;
     eventually("the high queue to empty", Duration::from_secs(60), || async { (queues.counts(&high_url).await == (0, 0)).then_some(()) })
@@ -533,24 +496,8 @@ async fn priority_run(n: u32, mode: &str, baseline: Option<f64>) -> (reliability
     let idle_per_sec = (receives().await - busy_receives) / idle_from.elapsed().as_secs_f64();
     drain_and_stop(&queues, worker).await;
 
-    let waits = |ids: Vec<Uuid>| {
-        let db = db.clone();
-        async move {
-            let (p50, p99): (f64, f64) = sqlx::query_as(
-                "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY w), percentile_disc(0.99) WITHIN GROUP (ORDER BY w)
-                   FROM (SELECT extract(epoch FROM min(e.started_at) - j.enqueued_at)::float8 AS w
-                           FROM jobs j JOIN rel_executions e ON e.job_id = j.id
-                          WHERE j.id = ANY($1) GROUP BY j.id, j.enqueued_at) s",
-            )
-            .bind(ids)
-            .fetch_one(&db)
-            .await
-            .expect("waits");
-            (p50, p99)
-        }
-    };
-    let (h50, h99) = waits(high.clone()).await;
-    let (l50, l99) = waits(low.clone()).await;
+    let (h50, h99, _) = queue_waits(&db, &high).await;
+    let (l50, l99, _) = queue_waits(&db, &low).await;
     // The high burst's window: from its first job's start to its last
     // job's start; the low queue's job starts inside it.
     let (in_window_low, in_window_high): (i64, i64) = sqlx::query_as(

@@ -211,26 +211,9 @@ async fn a_tenant_goes_out_as_the_group_of_a_standard_queues_message() {
     assert_eq!(fair.queue_url, queues.queue_url, "the standard queue");
 
     let mut groups = std::collections::HashMap::new();
-    while groups.len() < 3 {
-        let out = queues
-            .sqs
-            .receive_message()
-            .queue_url(&queues.queue_url)
-            .max_number_of_messages(10)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .expect("receive");
-        for m in out.messages.unwrap_or_default() {
-            let body: serde_json::Value = serde_json::from_str(m.body().unwrap_or_default()).expect("envelope");
-            let attributes = m.attributes.unwrap_or_default();
-            assert_eq!(attributes.get(&MessageSystemAttributeName::MessageDeduplicationId), None, "no dedup id on a standard queue");
-            groups.insert(
-                body["id"].as_str().unwrap_or_default().to_owned(),
-                attributes.get(&MessageSystemAttributeName::MessageGroupId).cloned(),
-            );
-        }
+    for taken in queues.take_envelopes(3).await {
+        assert_eq!(taken.dedup, None, "no dedup id on a standard queue");
+        groups.insert(taken.id, taken.group);
     }
     assert_eq!(groups[&fair.id.to_string()].as_deref(), Some("customer-42"));
     assert_eq!(groups[&batched.id.to_string()].as_deref(), Some("customer-7"));

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -84,27 +84,13 @@ async fn send_group(queues: &TestQueues, group: &str, steps: &[Value]) -> Vec<Uu
     ids
 }
 
-/// `worker <args>` for the test's FIFO pool.
+/// `worker <args>` with the test's FIFO pool configured.
 async fn worker(queues: &TestQueues, args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_worker"))
-        .args(args)
-        .env("JOBFLEET_ENV", &queues.env)
-        .env("JOBFLEET_POOLS__MEDIA__FIFO", "true")
-        .env("JOBFLEET_LOG_FORMAT", "pretty")
-        .env("RUST_LOG", "warn")
-        .env_remove("JOBFLEET_POOL")
-        .env_remove("JOBFLEET_QUEUE_URL")
-        .env_remove("JOBFLEET_DLQ_URL")
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .expect("the worker binary runs")
+    common::worker_command(env!("CARGO_BIN_EXE_worker"), queues, &[("JOBFLEET_POOLS__MEDIA__FIFO", "true")], args).await
 }
 
 async fn worker_json(queues: &TestQueues, args: &[&str]) -> Value {
-    let output = worker(queues, args).await;
-    assert!(output.status.success(), "worker {args:?}: {:?}\n{}", output.status, String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).expect("JSON")
+    common::worker_command_json(env!("CARGO_BIN_EXE_worker"), queues, &[("JOBFLEET_POOLS__MEDIA__FIFO", "true")], args).await
 }
 
 fn of_group(done: &[(String, u32)], group: &str) -> Vec<u32> {

@@ -5,7 +5,6 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_sqs::types::MessageSystemAttributeName;
 use common::{Running, TestQueues, envelope, eventually, isolated_db, job_row};
 use jobfleet_contract::Pool;
 use jobfleet_contract::outbox::{enqueue_tx, enqueue_tx_in_group};
@@ -137,35 +136,8 @@ async fn a_fifo_pools_rows_go_out_in_their_group_and_a_resend_is_deduplicated() 
     assert_eq!(relay.relay_once().await.expect("relay"), 4);
     assert_eq!(queues.counts(&queues.queue_url).await, (4, 0), "SQS dropped the resent copies");
 
-    let mut received = Vec::new();
-    while received.len() < 4 {
-        let out = queues
-            .sqs
-            .receive_message()
-            .queue_url(&queues.queue_url)
-            .max_number_of_messages(10)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await
-            .expect("receive");
-        for m in out.messages.unwrap_or_default() {
-            queues
-                .sqs
-                .delete_message()
-                .queue_url(&queues.queue_url)
-                .receipt_handle(m.receipt_handle().unwrap_or_default())
-                .send()
-                .await
-                .expect("delete");
-            let body: serde_json::Value = serde_json::from_str(m.body().unwrap_or_default()).expect("envelope");
-            let attributes = m.attributes.unwrap_or_default();
-            received.push((
-                body["id"].as_str().unwrap_or_default().to_owned(),
-                attributes.get(&MessageSystemAttributeName::MessageGroupId).cloned(),
-                attributes.get(&MessageSystemAttributeName::MessageDeduplicationId).cloned(),
-            ));
-        }
-    }
+    let received: Vec<(String, Option<String>, Option<String>)> =
+        queues.take_envelopes(4).await.into_iter().map(|t| (t.id, t.group, t.dedup)).collect();
     for (id, group) in &sent {
         let (_, got_group, dedup) = received.iter().find(|(got, _, _)| *got == id.to_string()).expect("every job arrived");
         let expected = group.map_or_else(|| id.to_string(), str::to_owned);
@@ -194,27 +166,8 @@ async fn a_standard_pools_rows_go_out_with_their_tenant() {
     tx.commit().await.expect("commit");
     assert_eq!(relay_for(&db, &queues).await.relay_once().await.expect("relay"), 2);
 
-    let mut received = Vec::new();
-    while received.len() < 2 {
-        let out = queues
-            .sqs
-            .receive_message()
-            .queue_url(&queues.queue_url)
-            .max_number_of_messages(10)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await
-            .expect("receive");
-        for m in out.messages.unwrap_or_default() {
-            let body: serde_json::Value = serde_json::from_str(m.body().unwrap_or_default()).expect("envelope");
-            let attributes = m.attributes.unwrap_or_default();
-            received.push((
-                body["id"].as_str().unwrap_or_default().to_owned(),
-                attributes.get(&MessageSystemAttributeName::MessageGroupId).cloned(),
-                attributes.get(&MessageSystemAttributeName::MessageDeduplicationId).cloned(),
-            ));
-        }
-    }
+    let received: Vec<(String, Option<String>, Option<String>)> =
+        queues.take_envelopes(2).await.into_iter().map(|t| (t.id, t.group, t.dedup)).collect();
     for (id, tenant) in &sent {
         let (_, group, dedup) = received.iter().find(|(got, _, _)| got == id).expect("every job arrived");
         assert_eq!(group.as_deref(), *tenant, "job {id}: its tenant as MessageGroupId");

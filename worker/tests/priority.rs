@@ -7,7 +7,7 @@
 mod common;
 
 use std::num::NonZeroU32;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -48,26 +48,18 @@ impl jobfleet_contract::Handler<Urgent> for UrgentHandler {
 
 /// `worker <args>` with the test's priority queue configured.
 async fn worker(queues: &TestQueues, args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_worker"))
-        .args(args)
-        .env("JOBFLEET_ENV", &queues.env)
-        .env("JOBFLEET_POOLS__MEDIA__PRIORITY_QUEUES__HIGH__WEIGHT", "4")
-        .env("JOBFLEET_LOG_FORMAT", "pretty")
-        .env("RUST_LOG", "warn")
-        .env_remove("JOBFLEET_CONFIG")
-        .env_remove("JOBFLEET_POOL")
-        .env_remove("JOBFLEET_QUEUE_URL")
-        .env_remove("JOBFLEET_DLQ_URL")
-        .stdin(Stdio::null())
-        .output()
+    common::worker_command(env!("CARGO_BIN_EXE_worker"), queues, &[("JOBFLEET_POOLS__MEDIA__PRIORITY_QUEUES__HIGH__WEIGHT", "4")], args)
         .await
-        .expect("the worker binary runs")
 }
 
 async fn worker_json(queues: &TestQueues, args: &[&str]) -> Value {
-    let output = worker(queues, args).await;
-    assert!(output.status.success(), "worker {args:?}: {:?}\n{}", output.status, String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).expect("JSON")
+    common::worker_command_json(
+        env!("CARGO_BIN_EXE_worker"),
+        queues,
+        &[("JOBFLEET_POOLS__MEDIA__PRIORITY_QUEUES__HIGH__WEIGHT", "4")],
+        args,
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -172,6 +172,44 @@ impl TestQueues {
         (get(QueueAttributeName::ApproximateNumberOfMessages), get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
     }
 
+    /// Receives and deletes `expected` messages of the main queue (deleting
+    /// lets a FIFO group hand out its next one); returns each one's job id,
+    /// MessageGroupId and MessageDeduplicationId, in receive order.
+    pub async fn take_envelopes(&self, expected: usize) -> Vec<Taken> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut taken = Vec::new();
+        while taken.len() < expected {
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {expected} messages, got {taken:?}");
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .send()
+                .await
+                .expect("receive");
+            for m in out.messages.unwrap_or_default() {
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete");
+                let body: Value = serde_json::from_str(m.body().unwrap_or_default()).expect("envelope");
+                let attributes = m.attributes.unwrap_or_default();
+                taken.push(Taken {
+                    id: body["id"].as_str().unwrap_or_default().to_owned(),
+                    group: attributes.get(&MessageSystemAttributeName::MessageGroupId).cloned(),
+                    dedup: attributes.get(&MessageSystemAttributeName::MessageDeduplicationId).cloned(),
+                });
+            }
+        }
+        taken
+    }
+
     /// Reads `expected` messages from the DLQ (leaving them invisible).
     pub async fn dead_letters(&self, expected: usize) -> Vec<DeadLettered> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -199,6 +237,15 @@ impl TestQueues {
         }
         found
     }
+}
+
+/// A message [`TestQueues::take_envelopes`] took off the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taken {
+    /// The envelope's id.
+    pub id: String,
+    pub group: Option<String>,
+    pub dedup: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -307,4 +354,31 @@ pub async fn isolated_db() -> (PgPool, String) {
     let pool = PgPool::connect(&url).await.expect("connect to the schema");
     jobfleet_runtime::store::migrate(&pool).await.expect("migrations apply in the schema");
     (pool, url)
+}
+
+/// `worker <args>` (the binary at `bin`, `env!("CARGO_BIN_EXE_worker")`) as
+/// an operator runs it against the test's queues: their environment, the
+/// `JOBFLEET_*` settings in `settings`, no config file and no URL overrides.
+pub async fn worker_command(bin: &str, queues: &TestQueues, settings: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(bin)
+        .args(args)
+        .env("JOBFLEET_ENV", &queues.env)
+        .envs(settings.iter().copied())
+        .env("JOBFLEET_LOG_FORMAT", "pretty")
+        .env("RUST_LOG", "warn")
+        .env_remove("JOBFLEET_CONFIG")
+        .env_remove("JOBFLEET_POOL")
+        .env_remove("JOBFLEET_QUEUE_URL")
+        .env_remove("JOBFLEET_DLQ_URL")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("the worker binary runs")
+}
+
+/// [`worker_command`] that must succeed, its stdout parsed as JSON.
+pub async fn worker_command_json(bin: &str, queues: &TestQueues, settings: &[(&str, &str)], args: &[&str]) -> Value {
+    let output = worker_command(bin, queues, settings, args).await;
+    assert!(output.status.success(), "worker {args:?}: {:?}\n{}", output.status, String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("JSON")
 }
