@@ -66,7 +66,7 @@ async fn a_relay_crash_between_send_and_mark_only_duplicates_and_each_job_runs_o
     // rows never commits (as when the process is killed).
     let claimed = relay.claim_and_send().await.expect("send");
     assert_eq!(claimed.sent(), 20);
-    drop(claimed);
+    claimed.abandon().await.expect("rollback");
     assert_eq!(pending(&db).await, 20, "unmarked rows are pending again");
     // A restarted relay sends them again.
     assert_eq!(relay.relay_once().await.expect("relay"), 20);
@@ -132,7 +132,7 @@ async fn a_fifo_pools_rows_go_out_in_their_group_and_a_resend_is_deduplicated() 
     // Sent, then the "crash" before the rows are marked; the restarted relay sends them again.
     let claimed = relay.claim_and_send().await.expect("send");
     assert_eq!(claimed.sent(), 4);
-    drop(claimed);
+    claimed.abandon().await.expect("rollback");
     assert_eq!(relay.relay_once().await.expect("relay"), 4);
     assert_eq!(queues.counts(&queues.queue_url).await, (4, 0), "SQS dropped the resent copies");
 

@@ -86,6 +86,15 @@ impl Claimed {
         self.tx.commit().await?;
         Ok(self.sent.len())
     }
+
+    /// Gives the claim up without marking the rows, so they are pending
+    /// again, as the server does when a killed relay's connection closes.
+    /// Dropping a `Claimed` ends the same way, but only once the pool gets
+    /// round to the rollback; until then the rows stay locked.
+    pub async fn abandon(self) -> Result<(), RelayError> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone)]
