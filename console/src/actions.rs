@@ -16,7 +16,7 @@ use time::format_description::well_known::Rfc3339;
 use jobfleet_ops::audit::{self, Origin};
 use jobfleet_ops::filter::{Filter, parse_rate};
 use jobfleet_ops::replay::Quiet;
-use jobfleet_ops::service::{self, Purged, RedriveStart, ReplayRequest, StartedReplay};
+use jobfleet_ops::service::{self, DlqKey, Purged, RedriveStart, ReplayRequest, StartedReplay};
 
 use crate::auth::{CSRF_FIELD, Principal};
 use crate::data::{self, FilterParams, PreviewData};
@@ -133,8 +133,8 @@ fn spawn_run(state: &Arc<AppState>, started: StartedReplay) {
     });
 }
 
-pub async fn preview(state: &AppState, principal: &Principal, pool_name: &str, form: PreviewForm) -> Result<PreviewData, ConsoleError> {
-    let pool = data::pool(state, pool_name)?;
+pub async fn preview(state: &AppState, principal: &Principal, key: &str, form: PreviewForm) -> Result<PreviewData, ConsoleError> {
+    let (key, config) = data::dlq_scope(state, key).await?;
     let ids = match form.scope.as_deref() {
         Some("filter") => Vec::new(),
         Some("selection") if form.ids.is_empty() => {
@@ -149,7 +149,7 @@ pub async fn preview(state: &AppState, principal: &Principal, pool_name: &str, f
     let filter = params.filter(ids)?;
     let rate = rate_of(form.rate.as_deref())?;
     let request = ReplayRequest {
-        pool,
+        pool: key.pool,
         filter: filter.clone(),
         rate_per_sec: rate,
         limit: None,
@@ -157,13 +157,14 @@ pub async fn preview(state: &AppState, principal: &Principal, pool_name: &str, f
         visibility_secs: state.settings.visibility_secs,
         extra: json!({ "scope": form.scope }),
     };
-    let started = service::begin_replay(&state.sqs, &state.config, &state.db, request, &principal.actor, Origin::Console).await?;
+    let started = service::begin_replay(&state.sqs, &config, &state.db, request, &principal.actor, Origin::Console).await?;
     let stop = state.shutdown.child_token();
     let mut summary = service::run_replay(&state.sqs, &state.db, &started, &stop, &mut Quiet).await?;
     summary.planned.truncate(100);
     Ok(PreviewData {
         preview_id: started.audit_id,
-        pool: pool.to_string(),
+        pool: key.pool.to_string(),
+        dlq_key: key.to_string(),
         dlq: started.dlq_name,
         filter_text: filter.describe(),
         rate: form.rate,
@@ -202,17 +203,21 @@ fn recorded_filter(filters: &Value) -> Result<Filter, ConsoleError> {
 }
 
 /// Starts the replay a preview showed; returns its audit id.
-pub async fn replay(state: &Arc<AppState>, principal: &Principal, pool_name: &str, form: ReplayForm) -> Result<i64, ConsoleError> {
-    let pool = data::pool(state, pool_name)?;
+pub async fn replay(state: &Arc<AppState>, principal: &Principal, key: &str, form: ReplayForm) -> Result<i64, ConsoleError> {
+    let (key, config) = data::dlq_scope(state, key).await?;
     let stale = || {
         ConsoleError::conflict(
-            format!("audit #{} is not a replay preview of {pool} that can be confirmed", form.preview_id),
+            format!("audit #{} is not a replay preview of the {key} DLQ that can be confirmed", form.preview_id),
             Some("run the preview again"),
         )
     };
     let preview = audit::get(&state.db, &state.config.env, form.preview_id).await?.ok_or_else(stale)?;
     let fresh = OffsetDateTime::now_utc() - preview.at < PREVIEW_VALID;
-    if preview.action != "replay" || !preview.dry_run || !preview.finished || preview.pool != pool.as_str() || !fresh {
+    // The same DLQ, not only the same pool: a preview of a priority
+    // queue's DLQ must not start a replay of the pool's own.
+    let same_dlq =
+        preview.pool == key.pool.as_str() && DlqKey::for_dlq_name(&state.config, key.pool, &preview.queue).as_ref() == Some(&key);
+    if preview.action != "replay" || !preview.dry_run || !preview.finished || !same_dlq || !fresh {
         return Err(stale());
     }
     let matched = u64::try_from(preview.matched).unwrap_or(0);
@@ -228,7 +233,7 @@ pub async fn replay(state: &Arc<AppState>, principal: &Principal, pool_name: &st
     }
     let rate = rate_of(form.rate.as_deref())?;
     let request = ReplayRequest {
-        pool,
+        pool: key.pool,
         filter: recorded_filter(&preview.filters)?,
         rate_per_sec: rate,
         // Never more than the operator saw and confirmed.
@@ -237,7 +242,7 @@ pub async fn replay(state: &Arc<AppState>, principal: &Principal, pool_name: &st
         visibility_secs: state.settings.visibility_secs,
         extra: json!({ "preview_id": preview.id, "typed_confirmation": matched > state.settings.confirm_above }),
     };
-    let started = service::begin_replay(&state.sqs, &state.config, &state.db, request, &principal.actor, Origin::Console).await?;
+    let started = service::begin_replay(&state.sqs, &config, &state.db, request, &principal.actor, Origin::Console).await?;
     let id = started.audit_id;
     spawn_run(state, started);
     Ok(id)
@@ -256,18 +261,20 @@ pub async fn stop(state: &AppState, principal: &Principal, id: i64) -> Result<()
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct WholeQueueForm {
-    /// The pool name, typed.
+    /// The DLQ's key (`media`, `notifications:high`), typed.
     #[serde(default, deserialize_with = "opt_text")]
     pub confirm: Option<String>,
     #[serde(default, deserialize_with = "opt_int")]
     pub rate: Option<i32>,
 }
 
-fn typed_pool(form: &WholeQueueForm, pool: &str, action: &str) -> Result<(), ConsoleError> {
-    if form.confirm.as_deref().map(str::trim) == Some(pool) {
+fn typed_key(form: &WholeQueueForm, key: &DlqKey, action: &str) -> Result<(), ConsoleError> {
+    let expected = key.to_string();
+    if form.confirm.as_deref().map(str::trim) == Some(expected.as_str()) {
         Ok(())
     } else {
-        Err(ConsoleError::bad_request(format!("{action} needs the pool name typed to confirm"), Some("type the pool's name exactly")))
+        let what = if key.priority_queue.is_some() { "the pool and queue" } else { "the pool name" };
+        Err(ConsoleError::bad_request(format!("{action} needs {what} typed to confirm: {expected}"), Some("type it exactly as shown")))
     }
 }
 
@@ -279,19 +286,14 @@ pub enum Redriven {
     FilteredReplay { audit_id: i64 },
 }
 
-pub async fn redrive(
-    state: &Arc<AppState>,
-    principal: &Principal,
-    pool_name: &str,
-    form: WholeQueueForm,
-) -> Result<Redriven, ConsoleError> {
-    let pool = data::pool(state, pool_name)?;
-    typed_pool(&form, pool.as_str(), "redrive")?;
+pub async fn redrive(state: &Arc<AppState>, principal: &Principal, key: &str, form: WholeQueueForm) -> Result<Redriven, ConsoleError> {
+    let (key, config) = data::dlq_scope(state, key).await?;
+    typed_key(&form, &key, "redrive")?;
     let start = service::begin_redrive(
         &state.sqs,
-        &state.config,
+        &config,
         &state.db,
-        pool,
+        key.pool,
         form.rate,
         &principal.actor,
         Origin::Console,
@@ -310,8 +312,8 @@ pub async fn redrive(
     })
 }
 
-pub async fn purge(state: &AppState, principal: &Principal, pool_name: &str, form: WholeQueueForm) -> Result<Purged, ConsoleError> {
-    let pool = data::pool(state, pool_name)?;
-    typed_pool(&form, pool.as_str(), "purge")?;
-    Ok(service::purge(&state.sqs, &state.config, &state.db, pool, &principal.actor, Origin::Console).await?)
+pub async fn purge(state: &AppState, principal: &Principal, key: &str, form: WholeQueueForm) -> Result<Purged, ConsoleError> {
+    let (key, config) = data::dlq_scope(state, key).await?;
+    typed_key(&form, &key, "purge")?;
+    Ok(service::purge(&state.sqs, &config, &state.db, key.pool, &principal.actor, Origin::Console).await?)
 }

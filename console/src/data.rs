@@ -1,17 +1,18 @@
 //! What each page shows, gathered from the ops library. The JSON API
 //! returns these structures as they are; the HTML pages render them.
 
-use jobfleet_contract::Pool;
 use jobfleet_ops::audit::{self, Record};
 use jobfleet_ops::dlq::DlqMessage;
 use jobfleet_ops::filter::{Filter, parse_since};
 use jobfleet_ops::ledger::{self, Cursor, HourBucket, JobPage, JobQuery, STATUSES};
 use jobfleet_ops::queues::{self, QueueState};
 use jobfleet_ops::replay::ReplaySummary;
-use jobfleet_ops::service::{self, Triage};
+use jobfleet_ops::service::{self, DlqKey, Triage};
+use jobfleet_runtime::config::Config;
 use jobfleet_runtime::store::records::{self, JobRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -185,6 +186,8 @@ pub struct JobDetail {
     pub envelope: Option<Value>,
     pub dlq_checked: bool,
     pub dlq_message: Option<DlqMessage>,
+    /// The DLQ the message is in (`pool` or `pool:queue`), as in `/dlq/{key}`.
+    pub dlq_key: Option<String>,
 }
 
 pub async fn job(state: &AppState, id: &str) -> Result<JobDetail, ConsoleError> {
@@ -193,18 +196,26 @@ pub async fn job(state: &AppState, id: &str) -> Result<JobDetail, ConsoleError> 
     let mut envelope = ledger::outbox_envelope(&state.db, id).await?;
     let dlq_checked = matches!(job.status.as_str(), "failed" | "dead");
     let mut dlq_message = None;
+    let mut dlq_key = None;
     if dlq_checked && let Ok(pool) = service::configured_pool(&state.config, &job.pool) {
+        // The ledger does not say which of the pool's queues the job came
+        // from: look in each DLQ, the pool's own first.
         let filter = Filter { ids: vec![id.to_string()], ..Filter::default() };
-        let peek = service::browse(&state.sqs, &state.config, pool, &filter, 1, state.settings.visibility_secs).await?;
-        if let Some(m) = peek.messages.into_iter().next() {
-            if envelope.is_none() {
-                envelope = serde_json::from_str(&m.received.body).ok();
+        for key in DlqKey::all_of(&state.config, pool) {
+            let config = service::scoped_config(&state.sqs, &state.config, &key).await?;
+            let peek = service::browse(&state.sqs, &config, pool, &filter, 1, state.settings.visibility_secs).await?;
+            if let Some(m) = peek.messages.into_iter().next() {
+                if envelope.is_none() {
+                    envelope = serde_json::from_str(&m.received.body).ok();
+                }
+                dlq_message = Some(m);
+                dlq_key = Some(key.to_string());
+                break;
             }
-            dlq_message = Some(m);
         }
     }
     let envelope = envelope.map(|e| redact(&e, &state.settings.redact));
-    Ok(JobDetail { job, envelope, dlq_checked, dlq_message })
+    Ok(JobDetail { job, envelope, dlq_checked, dlq_message, dlq_key })
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -216,13 +227,28 @@ pub async fn dlq_index(state: &AppState) -> Result<DlqIndex, ConsoleError> {
     Ok(DlqIndex { pools: queues::report(&state.sqs, &state.config, None, false, 0).await?.pools })
 }
 
-pub fn pool(state: &AppState, name: &str) -> Result<Pool, ConsoleError> {
-    Ok(service::configured_pool(&state.config, name)?)
+/// The dead-letter queue a URL names (`media`, or `notifications:high` for
+/// a priority queue's) and the configuration the ops calls see for it.
+pub async fn dlq_scope<'a>(state: &'a AppState, key: &str) -> Result<(DlqKey, Cow<'a, Config>), ConsoleError> {
+    let key = DlqKey::parse(&state.config, key)?;
+    let config = service::scoped_config(&state.sqs, &state.config, &key).await?;
+    Ok((key, config))
 }
 
-pub async fn triage(state: &AppState, pool_name: &str) -> Result<Triage, ConsoleError> {
-    let pool = pool(state, pool_name)?;
-    Ok(service::triage(&state.sqs, &state.config, pool, state.settings.peek_limit, state.settings.visibility_secs).await?)
+#[derive(Debug, Clone, Serialize)]
+pub struct TriageData {
+    /// As in `/dlq/{dlq_key}`.
+    pub dlq_key: String,
+    /// The queue a redrive moves the messages back to.
+    pub queue_name: String,
+    #[serde(flatten)]
+    pub triage: Triage,
+}
+
+pub async fn triage(state: &AppState, key: &str) -> Result<TriageData, ConsoleError> {
+    let (key, config) = dlq_scope(state, key).await?;
+    let triage = service::triage(&state.sqs, &config, key.pool, state.settings.peek_limit, state.settings.visibility_secs).await?;
+    Ok(TriageData { dlq_key: key.to_string(), queue_name: key.queue_name(&config), triage })
 }
 
 /// A DLQ filter as given in a URL or form.
@@ -247,44 +273,50 @@ impl FilterParams {
 #[derive(Debug, Clone, Serialize)]
 pub struct BrowseData {
     pub pool: String,
+    /// As in `/dlq/{dlq_key}`.
+    pub dlq_key: String,
     #[serde(skip)]
     pub params: FilterParams,
     pub truncated: bool,
     pub messages: Vec<DlqMessage>,
 }
 
-pub async fn browse(state: &AppState, pool_name: &str, params: FilterParams) -> Result<BrowseData, ConsoleError> {
-    let pool = pool(state, pool_name)?;
+pub async fn browse(state: &AppState, key: &str, params: FilterParams) -> Result<BrowseData, ConsoleError> {
+    let (key, config) = dlq_scope(state, key).await?;
     let filter = params.filter(Vec::new())?;
-    let peek = service::browse(&state.sqs, &state.config, pool, &filter, state.settings.peek_limit, state.settings.visibility_secs).await?;
-    Ok(BrowseData { pool: pool.to_string(), params, truncated: peek.truncated, messages: peek.messages })
+    let peek = service::browse(&state.sqs, &config, key.pool, &filter, state.settings.peek_limit, state.settings.visibility_secs).await?;
+    Ok(BrowseData { pool: key.pool.to_string(), dlq_key: key.to_string(), params, truncated: peek.truncated, messages: peek.messages })
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MessageDetail {
     pub pool: String,
+    /// As in `/dlq/{dlq_key}`.
+    pub dlq_key: String,
     pub message: DlqMessage,
     /// Pretty-printed with the configured fields redacted.
     pub body: String,
 }
 
-pub async fn message(state: &AppState, pool_name: &str, message_id: &str) -> Result<MessageDetail, ConsoleError> {
-    let pool = pool(state, pool_name)?;
+pub async fn message(state: &AppState, key: &str, message_id: &str) -> Result<MessageDetail, ConsoleError> {
+    let (key, config) = dlq_scope(state, key).await?;
     let filter = Filter { ids: vec![message_id.to_owned()], ..Filter::default() };
-    let peek = service::browse(&state.sqs, &state.config, pool, &filter, 1, state.settings.visibility_secs).await?;
+    let peek = service::browse(&state.sqs, &config, key.pool, &filter, 1, state.settings.visibility_secs).await?;
     let message = peek
         .messages
         .into_iter()
         .next()
-        .ok_or_else(|| ConsoleError::not_found(format!("message {message_id} is not in the {pool} DLQ (replayed or purged?)")))?;
+        .ok_or_else(|| ConsoleError::not_found(format!("message {message_id} is not in the {key} DLQ (replayed or purged?)")))?;
     let body = redact_body(&message.received.body, &state.settings.redact);
-    Ok(MessageDetail { pool: pool.to_string(), message, body })
+    Ok(MessageDetail { pool: key.pool.to_string(), dlq_key: key.to_string(), message, body })
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PreviewData {
     pub preview_id: i64,
     pub pool: String,
+    /// As in `/dlq/{dlq_key}`.
+    pub dlq_key: String,
     pub dlq: String,
     pub filter_text: String,
     pub rate: Option<String>,
@@ -295,6 +327,8 @@ pub struct PreviewData {
 #[derive(Debug, Clone, Serialize)]
 pub struct ReplayStatus {
     pub record: Record,
+    /// The replayed DLQ as in `/dlq/{dlq_key}`, when the configuration still names it.
+    pub dlq_key: Option<String>,
     /// Running in this console process (else finished, stopped with its
     /// process, or running elsewhere).
     pub running_here: bool,
@@ -303,7 +337,11 @@ pub struct ReplayStatus {
 pub async fn replay_status(state: &AppState, id: i64) -> Result<ReplayStatus, ConsoleError> {
     let record =
         audit::get(&state.db, &state.config.env, id).await?.ok_or_else(|| ConsoleError::not_found(format!("no audit row #{id}")))?;
-    Ok(ReplayStatus { running_here: state.is_running(id), record })
+    let dlq_key = service::configured_pool(&state.config, &record.pool)
+        .ok()
+        .and_then(|pool| DlqKey::for_dlq_name(&state.config, pool, &record.queue))
+        .map(|key| key.to_string());
+    Ok(ReplayStatus { running_here: state.is_running(id), dlq_key, record })
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

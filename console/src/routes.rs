@@ -60,50 +60,45 @@ async fn dlq_api(State(s): St) -> Api<data::DlqIndex> {
     Ok(Json(off_thread(&s, move |s| async move { data::dlq_index(&s).await }).await?))
 }
 
-async fn triage_page(State(s): St, p: Principal, Path(pool): Path<String>) -> Page {
-    page(views::triage(&ctx(&s, &p), &off_thread(&s, move |s| async move { data::triage(&s, &pool).await }).await?))
+async fn triage_page(State(s): St, p: Principal, Path(dlq): Path<String>) -> Page {
+    page(views::triage(&ctx(&s, &p), &off_thread(&s, move |s| async move { data::triage(&s, &dlq).await }).await?))
 }
-async fn triage_api(State(s): St, Path(pool): Path<String>) -> Api<jobfleet_ops::service::Triage> {
-    Ok(Json(off_thread(&s, move |s| async move { data::triage(&s, &pool).await }).await?))
-}
-
-async fn browse_page(State(s): St, p: Principal, Path(pool): Path<String>, Query(q): Query<FilterParams>) -> Page {
-    page(views::browse(&ctx(&s, &p), &off_thread(&s, move |s| async move { data::browse(&s, &pool, q).await }).await?))
-}
-async fn browse_api(State(s): St, Path(pool): Path<String>, Query(q): Query<FilterParams>) -> Api<data::BrowseData> {
-    Ok(Json(off_thread(&s, move |s| async move { data::browse(&s, &pool, q).await }).await?))
+async fn triage_api(State(s): St, Path(dlq): Path<String>) -> Api<data::TriageData> {
+    Ok(Json(off_thread(&s, move |s| async move { data::triage(&s, &dlq).await }).await?))
 }
 
-async fn message_page(State(s): St, p: Principal, Path((pool, id)): Path<(String, String)>) -> Page {
-    page(views::message(&ctx(&s, &p), &off_thread(&s, move |s| async move { data::message(&s, &pool, &id).await }).await?))
+async fn browse_page(State(s): St, p: Principal, Path(dlq): Path<String>, Query(q): Query<FilterParams>) -> Page {
+    page(views::browse(&ctx(&s, &p), &off_thread(&s, move |s| async move { data::browse(&s, &dlq, q).await }).await?))
 }
-async fn message_api(State(s): St, Path((pool, id)): Path<(String, String)>) -> Api<data::MessageDetail> {
-    Ok(Json(off_thread(&s, move |s| async move { data::message(&s, &pool, &id).await }).await?))
+async fn browse_api(State(s): St, Path(dlq): Path<String>, Query(q): Query<FilterParams>) -> Api<data::BrowseData> {
+    Ok(Json(off_thread(&s, move |s| async move { data::browse(&s, &dlq, q).await }).await?))
 }
 
-async fn preview_page(State(s): St, p: Principal, Path(pool): Path<String>, Input(form): Input<PreviewForm>) -> Page {
-    page(views::preview(&ctx(&s, &p), &off_thread(&s, move |s| async move { actions::preview(&s, &p, &pool, form).await }).await?))
+async fn message_page(State(s): St, p: Principal, Path((dlq, id)): Path<(String, String)>) -> Page {
+    page(views::message(&ctx(&s, &p), &off_thread(&s, move |s| async move { data::message(&s, &dlq, &id).await }).await?))
 }
-async fn preview_api(State(s): St, p: Principal, Path(pool): Path<String>, Input(form): Input<PreviewForm>) -> Api<data::PreviewData> {
-    Ok(Json(off_thread(&s, move |s| async move { actions::preview(&s, &p, &pool, form).await }).await?))
+async fn message_api(State(s): St, Path((dlq, id)): Path<(String, String)>) -> Api<data::MessageDetail> {
+    Ok(Json(off_thread(&s, move |s| async move { data::message(&s, &dlq, &id).await }).await?))
+}
+
+async fn preview_page(State(s): St, p: Principal, Path(dlq): Path<String>, Input(form): Input<PreviewForm>) -> Page {
+    page(views::preview(&ctx(&s, &p), &off_thread(&s, move |s| async move { actions::preview(&s, &p, &dlq, form).await }).await?))
+}
+async fn preview_api(State(s): St, p: Principal, Path(dlq): Path<String>, Input(form): Input<PreviewForm>) -> Api<data::PreviewData> {
+    Ok(Json(off_thread(&s, move |s| async move { actions::preview(&s, &p, &dlq, form).await }).await?))
 }
 
 async fn replay_page(
     State(s): St,
     p: Principal,
-    Path(pool): Path<String>,
+    Path(dlq): Path<String>,
     Input(form): Input<ReplayForm>,
 ) -> Result<Redirect, ConsoleError> {
-    let id = off_thread(&s, move |s| async move { actions::replay(&s, &p, &pool, form).await }).await?;
+    let id = off_thread(&s, move |s| async move { actions::replay(&s, &p, &dlq, form).await }).await?;
     Ok(Redirect::to(&format!("/replays/{id}")))
 }
-async fn replay_api(
-    State(s): St,
-    p: Principal,
-    Path(pool): Path<String>,
-    Input(form): Input<ReplayForm>,
-) -> Result<Response, ConsoleError> {
-    let id = off_thread(&s, move |s| async move { actions::replay(&s, &p, &pool, form).await }).await?;
+async fn replay_api(State(s): St, p: Principal, Path(dlq): Path<String>, Input(form): Input<ReplayForm>) -> Result<Response, ConsoleError> {
+    let id = off_thread(&s, move |s| async move { actions::replay(&s, &p, &dlq, form).await }).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "audit_id": id, "status": format!("/api/replays/{id}") }))).into_response())
 }
 
@@ -126,14 +121,15 @@ async fn stop_api(State(s): St, p: Principal, Path(id): Path<i64>) -> Api<serde_
 async fn redrive_page(
     State(s): St,
     p: Principal,
-    Path(pool): Path<String>,
+    Path(dlq): Path<String>,
     Input(form): Input<WholeQueueForm>,
 ) -> Result<Response, ConsoleError> {
-    let (who, name) = (p.clone(), pool.clone());
+    let (who, name) = (p.clone(), dlq.clone());
     Ok(match off_thread(&s, move |s| async move { actions::redrive(&s, &who, &name, form).await }).await? {
         Redriven::FilteredReplay { audit_id } => Redirect::to(&format!("/replays/{audit_id}")).into_response(),
         Redriven::MessageMoveTask { audit_id, task_handle, approximate_count } => {
-            let lines = [format!("SQS is moving ≈{approximate_count} message(s) back to the {pool} queue (move task {task_handle}).")];
+            let lines =
+                [format!("SQS is moving ≈{approximate_count} message(s) back to the queue of the {dlq} DLQ (move task {task_handle}).")];
             Html(views::done(&ctx(&s, &p), "Redrive started", &lines, audit_id).into_string()).into_response()
         }
     })
@@ -141,26 +137,26 @@ async fn redrive_page(
 async fn redrive_api(
     State(s): St,
     p: Principal,
-    Path(pool): Path<String>,
+    Path(dlq): Path<String>,
     Input(form): Input<WholeQueueForm>,
 ) -> Result<Response, ConsoleError> {
-    Ok((StatusCode::ACCEPTED, Json(off_thread(&s, move |s| async move { actions::redrive(&s, &p, &pool, form).await }).await?))
+    Ok((StatusCode::ACCEPTED, Json(off_thread(&s, move |s| async move { actions::redrive(&s, &p, &dlq, form).await }).await?))
         .into_response())
 }
 
-async fn purge_page(State(s): St, p: Principal, Path(pool): Path<String>, Input(form): Input<WholeQueueForm>) -> Page {
+async fn purge_page(State(s): St, p: Principal, Path(dlq): Path<String>, Input(form): Input<WholeQueueForm>) -> Page {
     let who = p.clone();
-    let purged = off_thread(&s, move |s| async move { actions::purge(&s, &who, &pool, form).await }).await?;
+    let purged = off_thread(&s, move |s| async move { actions::purge(&s, &who, &dlq, form).await }).await?;
     let lines = [format!("Purged ≈{} message(s) from {} (SQS finishes deleting within 60 s).", purged.approximate_count, purged.queue)];
     page(views::done(&ctx(&s, &p), "Purged", &lines, purged.audit_id))
 }
 async fn purge_api(
     State(s): St,
     p: Principal,
-    Path(pool): Path<String>,
+    Path(dlq): Path<String>,
     Input(form): Input<WholeQueueForm>,
 ) -> Api<jobfleet_ops::service::Purged> {
-    Ok(Json(off_thread(&s, move |s| async move { actions::purge(&s, &p, &pool, form).await }).await?))
+    Ok(Json(off_thread(&s, move |s| async move { actions::purge(&s, &p, &dlq, form).await }).await?))
 }
 
 async fn audit_page(State(s): St, p: Principal, Query(q): Query<AuditParams>) -> Page {
@@ -220,20 +216,20 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/jobs/{id}", get(job_api))
         .route("/dlq", get(dlq_page))
         .route("/api/dlq", get(dlq_api))
-        .route("/dlq/{pool}", get(triage_page))
-        .route("/api/dlq/{pool}", get(triage_api))
-        .route("/dlq/{pool}/messages", get(browse_page))
-        .route("/api/dlq/{pool}/messages", get(browse_api))
-        .route("/dlq/{pool}/messages/{id}", get(message_page))
-        .route("/api/dlq/{pool}/messages/{id}", get(message_api))
-        .route("/dlq/{pool}/replay/preview", post(preview_page))
-        .route("/api/dlq/{pool}/replay/preview", post(preview_api))
-        .route("/dlq/{pool}/replay", post(replay_page))
-        .route("/api/dlq/{pool}/replay", post(replay_api))
-        .route("/dlq/{pool}/redrive", post(redrive_page))
-        .route("/api/dlq/{pool}/redrive", post(redrive_api))
-        .route("/dlq/{pool}/purge", post(purge_page))
-        .route("/api/dlq/{pool}/purge", post(purge_api))
+        .route("/dlq/{dlq}", get(triage_page))
+        .route("/api/dlq/{dlq}", get(triage_api))
+        .route("/dlq/{dlq}/messages", get(browse_page))
+        .route("/api/dlq/{dlq}/messages", get(browse_api))
+        .route("/dlq/{dlq}/messages/{id}", get(message_page))
+        .route("/api/dlq/{dlq}/messages/{id}", get(message_api))
+        .route("/dlq/{dlq}/replay/preview", post(preview_page))
+        .route("/api/dlq/{dlq}/replay/preview", post(preview_api))
+        .route("/dlq/{dlq}/replay", post(replay_page))
+        .route("/api/dlq/{dlq}/replay", post(replay_api))
+        .route("/dlq/{dlq}/redrive", post(redrive_page))
+        .route("/api/dlq/{dlq}/redrive", post(redrive_api))
+        .route("/dlq/{dlq}/purge", post(purge_page))
+        .route("/api/dlq/{dlq}/purge", post(purge_api))
         .route("/replays/{id}", get(status_page))
         .route("/api/replays/{id}", get(status_api))
         .route("/replays/{id}/stop", post(stop_page))

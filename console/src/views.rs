@@ -9,10 +9,11 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::auth::{CSRF_FIELD, Principal};
-use crate::data::{AuditPage, BrowseData, DlqIndex, JobDetail, JobsData, MessageDetail, Overview, PoolOverview, PreviewData, ReplayStatus};
+use crate::data::{
+    AuditPage, BrowseData, DlqIndex, JobDetail, JobsData, MessageDetail, Overview, PoolOverview, PreviewData, ReplayStatus, TriageData,
+};
 use crate::error::ConsoleError;
 use jobfleet_ops::ledger::{HourBucket, STATUSES};
-use jobfleet_ops::service::Triage;
 
 /// What every page needs about the request.
 #[derive(Debug, Clone)]
@@ -166,7 +167,8 @@ pub fn overview(ctx: &Ctx, o: &Overview) -> Markup {
                             @for q in &p.priority_queues {
                                 tr {
                                     th scope="row" { "Queue " (q.name) " (weight " (q.weight) ")" }
-                                    td { (count(q.queue.visible)) " visible · " (count(q.queue.in_flight)) " in flight · " (count(q.dlq.visible)) " dead" }
+                                    td { (count(q.queue.visible)) " visible · " (count(q.queue.in_flight)) " in flight · "
+                                        a href=(format!("/dlq/{}:{}", p.pool, q.name)) { (count(q.dlq.visible)) " dead" } }
                                 }
                             }
                             tr { th scope="row" { "Oldest waiting job" } td { (age(p.oldest_waiting_secs)) } }
@@ -240,6 +242,7 @@ fn pretty(value: &Value) -> String {
 
 pub fn job(ctx: &Ctx, d: &JobDetail) -> Markup {
     let j = &d.job;
+    let dlq_key = d.dlq_key.as_deref().unwrap_or(&j.pool);
     let body = html! {
         table.kv {
             tbody {
@@ -256,7 +259,7 @@ pub fn job(ctx: &Ctx, d: &JobDetail) -> Markup {
                 tr { th scope="row" { "Last error" } td { (opt(&j.last_error_class)) ": " (opt(&j.last_error_message)) } }
                 tr { th scope="row" { "In the DLQ now" } td {
                     @match (&d.dlq_message, d.dlq_checked) {
-                        (Some(m), _) => { "yes — " a href=(format!("/dlq/{}/messages/{}", j.pool, m.message_id)) { "message " (m.message_id) } }
+                        (Some(m), _) => { "yes — " a href=(format!("/dlq/{}/messages/{}", dlq_key, m.message_id)) { "message " (m.message_id) } " in " (dlq_key) }
                         (None, true) => { "no" }
                         (None, false) => { "not checked (only failed and dead jobs are looked up)" }
                     }
@@ -271,7 +274,7 @@ pub fn job(ctx: &Ctx, d: &JobDetail) -> Markup {
         }
         @if let (Some(m), true) = (&d.dlq_message, ctx.principal.is_operator()) {
             h2 { "Actions" }
-            form method="post" action=(format!("/dlq/{}/replay/preview", j.pool)) {
+            form method="post" action=(format!("/dlq/{dlq_key}/replay/preview")) {
                 (csrf_field(ctx))
                 input type="hidden" name="ids" value=(m.message_id);
                 button type="submit" { "Preview a replay of this job" }
@@ -293,7 +296,7 @@ pub fn dlq_index(ctx: &Ctx, d: &DlqIndex) -> Markup {
                     }
                     @for q in &p.priority_queues {
                         tr {
-                            td { (p.pool) " (" (q.name) ")" }
+                            td { a href=(format!("/dlq/{}:{}", p.pool, q.name)) { (p.pool) ":" (q.name) } }
                             td.mono { (q.dlq.name) } td.num { (count(q.dlq.visible)) } td.num { (count(q.dlq.in_flight)) }
                         }
                     }
@@ -312,8 +315,11 @@ fn filter_inputs(job_type: Option<&str>, error_class: Option<&str>, since: Optio
     }
 }
 
-pub fn triage(ctx: &Ctx, t: &Triage) -> Markup {
-    let pool = t.pool.to_string();
+pub fn triage(ctx: &Ctx, d: &TriageData) -> Markup {
+    let t = &d.triage;
+    // `pool`, or `pool:queue` for a priority queue's DLQ.
+    let key = &d.dlq_key;
+    let what = if key.contains(':') { "the pool and queue" } else { "the pool name" };
     let body = html! {
         p { "Queue " span.mono { (t.queue) } ": ≈" (count(t.approximate_visible)) " visible. Peeked " (t.scanned) " message(s)"
             @if t.truncated { " (a sample: the counts below are of the first " (t.scanned) ")" } "." }
@@ -328,9 +334,9 @@ pub fn triage(ctx: &Ctx, t: &Triage) -> Markup {
                             td { (opt(&g.job_type)) } td { (opt(&g.error_class)) } td.num { (g.count) }
                             td { (when(g.oldest_failed_at)) } td { (when(g.newest_failed_at)) }
                             td.actions {
-                                a href=(format!("/dlq/{pool}/messages{}", qs(&[("type", g.job_type.as_deref()), ("error_class", g.error_class.as_deref())]))) { "Browse" }
+                                a href=(format!("/dlq/{key}/messages{}", qs(&[("type", g.job_type.as_deref()), ("error_class", g.error_class.as_deref())]))) { "Browse" }
                                 @if ctx.principal.is_operator() {
-                                    form.inline method="post" action=(format!("/dlq/{pool}/replay/preview")) {
+                                    form.inline method="post" action=(format!("/dlq/{key}/replay/preview")) {
                                         (csrf_field(ctx))
                                         @if let Some(t) = &g.job_type { input type="hidden" name="type" value=(t); }
                                         @if let Some(c) = &g.error_class { input type="hidden" name="error_class" value=(c); }
@@ -344,42 +350,42 @@ pub fn triage(ctx: &Ctx, t: &Triage) -> Markup {
             }
         }
         h2 { "Filter" }
-        form.filters method="get" action=(format!("/dlq/{pool}/messages")) {
+        form.filters method="get" action=(format!("/dlq/{key}/messages")) {
             (filter_inputs(None, None, None))
             button type="submit" { "Browse matching messages" }
         }
         @if ctx.principal.is_operator() {
             h2 { "Whole queue" }
             div.danger {
-                form method="post" action=(format!("/dlq/{pool}/redrive")) {
+                form method="post" action=(format!("/dlq/{key}/redrive")) {
                     (csrf_field(ctx))
-                    p { "Redrive moves " strong { "every" } " message back to " span.mono { (pool) } "'s queue." }
-                    label { "Type the pool name (" (pool) ") to confirm " input type="text" name="confirm" autocomplete="off" required data-must-equal=(pool); }
+                    p { "Redrive moves " strong { "every" } " message back to " span.mono { (d.queue_name) } "." }
+                    label { "Type " (what) " (" (key) ") to confirm " input type="text" name="confirm" autocomplete="off" required data-must-equal=(key); }
                     label { "Rate (messages/s, optional) " input type="number" name="rate" min="1" max="500"; }
                     button type="submit" { "Redrive all" }
                 }
-                form method="post" action=(format!("/dlq/{pool}/purge")) {
+                form method="post" action=(format!("/dlq/{key}/purge")) {
                     (csrf_field(ctx))
                     p { "Purge " strong { "deletes every message" } " of " span.mono { (t.queue) } " for good." }
-                    label { "Type the pool name (" (pool) ") to confirm " input type="text" name="confirm" autocomplete="off" required data-must-equal=(pool); }
+                    label { "Type " (what) " (" (key) ") to confirm " input type="text" name="confirm" autocomplete="off" required data-must-equal=(key); }
                     button.destructive type="submit" { "Purge" }
                 }
             }
         }
     };
-    layout(ctx, &format!("Dead letters · {pool}"), None, body)
+    layout(ctx, &format!("Dead letters · {key}"), None, body)
 }
 
 pub fn browse(ctx: &Ctx, d: &BrowseData) -> Markup {
-    let pool = &d.pool;
+    let key = &d.dlq_key;
     let f = &d.params;
     let body = html! {
-        form.filters method="get" action=(format!("/dlq/{pool}/messages")) {
+        form.filters method="get" action=(format!("/dlq/{key}/messages")) {
             (filter_inputs(f.job_type.as_deref(), f.error_class.as_deref(), f.since.as_deref()))
             button type="submit" { "Filter" }
         }
         p { (d.messages.len()) " message(s) match" @if d.truncated { " (first " (d.messages.len()) " shown)" } "." }
-        form method="post" action=(format!("/dlq/{pool}/replay/preview")) {
+        form method="post" action=(format!("/dlq/{key}/replay/preview")) {
             (csrf_field(ctx))
             @if let Some(v) = &f.job_type { input type="hidden" name="type" value=(v); }
             @if let Some(v) = &f.error_class { input type="hidden" name="error_class" value=(v); }
@@ -395,7 +401,7 @@ pub fn browse(ctx: &Ctx, d: &BrowseData) -> Markup {
                             @if ctx.principal.is_operator() {
                                 td { input type="checkbox" name="ids" value=(m.message_id) aria-label=(format!("select {}", m.message_id)); }
                             }
-                            td { a.mono href=(format!("/dlq/{pool}/messages/{}", m.message_id)) { (m.message_id.get(..8).unwrap_or(&m.message_id)) "…" } }
+                            td { a.mono href=(format!("/dlq/{key}/messages/{}", m.message_id)) { (m.message_id.get(..8).unwrap_or(&m.message_id)) "…" } }
                             td { @if let Some(id) = m.job_id { a.mono href=(format!("/jobs/{id}")) { (id) } } @else { "–" } }
                             td { (opt(&m.job_type)) } td { (opt(&m.error_class)) } td { (opt(&m.error_message)) }
                             td.num { (m.attempts.map(|a| a.to_string()).unwrap_or_default()) } td { (when(m.failed_at)) }
@@ -412,7 +418,7 @@ pub fn browse(ctx: &Ctx, d: &BrowseData) -> Markup {
             }
         }
     };
-    layout(ctx, &format!("Dead letters · {pool} · messages"), None, body)
+    layout(ctx, &format!("Dead letters · {key} · messages"), None, body)
 }
 
 pub fn message(ctx: &Ctx, d: &MessageDetail) -> Markup {
@@ -434,7 +440,7 @@ pub fn message(ctx: &Ctx, d: &MessageDetail) -> Markup {
         pre.payload { (d.body) }
         p.muted { "Fields named in JOBFLEET_CONSOLE_REDACT are shown as [redacted]." }
         @if ctx.principal.is_operator() {
-            form method="post" action=(format!("/dlq/{}/replay/preview", d.pool)) {
+            form method="post" action=(format!("/dlq/{}/replay/preview", d.dlq_key)) {
                 (csrf_field(ctx))
                 input type="hidden" name="ids" value=(m.message_id);
                 button type="submit" { "Preview a replay of this message" }
@@ -459,7 +465,7 @@ pub fn preview(ctx: &Ctx, d: &PreviewData) -> Markup {
         @if let Some(e) = &s.error { div.error role="alert" { p { "The dry run stopped early: " (e) } } }
         @if s.counts.matched > 0 {
             h2 { "Replay" }
-            form method="post" action=(format!("/dlq/{}/replay", d.pool)) {
+            form method="post" action=(format!("/dlq/{}/replay", d.dlq_key)) {
                 (csrf_field(ctx))
                 input type="hidden" name="preview_id" value=(d.preview_id);
                 label { "Rate (messages/s; empty for as fast as SQS allows) " input type="text" name="rate" value=[d.rate.as_deref()] placeholder="e.g. 20/s"; }
@@ -471,9 +477,9 @@ pub fn preview(ctx: &Ctx, d: &PreviewData) -> Markup {
                 button type="submit" { "Replay " (s.counts.matched) " message(s)" }
             }
         } @else { p { "Nothing to replay." } }
-        p { a href=(format!("/dlq/{}", d.pool)) { "Back to the triage" } }
+        p { a href=(format!("/dlq/{}", d.dlq_key)) { "Back to the triage" } }
     };
-    layout(ctx, &format!("Replay preview · {}", d.pool), None, body)
+    layout(ctx, &format!("Replay preview · {}", d.dlq_key), None, body)
 }
 
 pub fn replay_status(ctx: &Ctx, d: &ReplayStatus) -> Markup {
@@ -508,7 +514,8 @@ pub fn replay_status(ctx: &Ctx, d: &ReplayStatus) -> Markup {
                 button.destructive type="submit" { "Stop this replay" }
             }
         }
-        p { a href="/audit" { "Audit trail" } " · " a href=(format!("/dlq/{}", r.pool)) { "Triage of " (r.pool) } }
+        p { a href="/audit" { "Audit trail" }
+            @if let Some(key) = &d.dlq_key { " · " a href=(format!("/dlq/{key}")) { "Triage of " (key) } } }
     };
     layout(ctx, &format!("Replay #{}", r.id), refresh, body)
 }
@@ -518,13 +525,13 @@ pub fn audit(ctx: &Ctx, d: &AuditPage) -> Markup {
         @if d.rows.is_empty() { p { "No action recorded yet." } } @else {
             table.list {
                 thead { tr { th scope="col" { "#" } th scope="col" { "When" } th scope="col" { "Actor" } th scope="col" { "From" } th scope="col" { "Action" }
-                    th scope="col" { "Pool" } th scope="col" { "Filters" } th scope="col" { "Matched" } th scope="col" { "Moved" } th scope="col" { "Failed" }
+                    th scope="col" { "Pool" } th scope="col" { "Queue" } th scope="col" { "Filters" } th scope="col" { "Matched" } th scope="col" { "Moved" } th scope="col" { "Failed" }
                     th scope="col" { "Outcome" } } }
                 tbody {
                     @for r in &d.rows {
                         tr {
                             td { a href=(format!("/replays/{}", r.id)) { (r.id) } } td { (when(Some(r.at))) } td { (r.actor) } td { (r.origin) }
-                            td { (r.action) @if r.dry_run { " (dry run)" } } td { (r.pool) } td.mono.small { (r.filters) }
+                            td { (r.action) @if r.dry_run { " (dry run)" } } td { (r.pool) } td.mono.small { (r.queue) } td.mono.small { (r.filters) }
                             td.num { (r.matched) } td.num { (r.moved) } td.num { (r.failed) }
                             td { @if r.finished { (r.outcome.as_deref().unwrap_or("")) } @else { em { "running or interrupted" } } }
                         }

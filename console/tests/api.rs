@@ -289,3 +289,77 @@ async fn errors_say_what_failed_and_pages_carry_the_security_headers() {
     let untyped = c.post_json("alice", "/api/dlq/media/purge", json!({ "confirm": "medi" })).await;
     assert_eq!(untyped.status(), StatusCode::BAD_REQUEST, "purge needs the pool name typed");
 }
+
+/// A priority queue's DLQ is its own page (`/dlq/media:urgent`): triage,
+/// replay and purge act on it and its queue only, its audit rows name it,
+/// and a preview of it cannot be confirmed against the pool's own DLQ.
+#[tokio::test]
+async fn a_priority_queues_dead_letters_are_triaged_replayed_and_purged_on_their_own_dlq() {
+    let (c, urgent_url, urgent_dlq_url) = TestConsole::start_with_priority_queue("urgent").await;
+    let urgent_dlq = format!("{}-jobfleet-media-urgent-dlq", c.env);
+    c.seed("media.thumbnail", "decode_error", 2, json!({})).await;
+    // As SQS's redrive policy leaves them: without a `source_queue`, so the
+    // replay's default target (the DLQ's own queue) decides where they go.
+    c.seed_into(&urgent_dlq_url, "", "media.thumbnail", "timeout", 3, json!({})).await;
+
+    let index: Value = c.get_as("bob", "/api/dlq").await.json().await.expect("index");
+    let media = index["pools"].as_array().and_then(|pools| pools.iter().find(|p| p["pool"] == "media")).expect("media").clone();
+    let urgent = &media["priority_queues"][0];
+    assert_eq!((urgent["name"].as_str(), urgent["dlq"]["visible"].as_u64()), (Some("urgent"), Some(3)), "{index}");
+    let page = c.get_as("bob", "/dlq").await.text().await.expect("html");
+    assert!(page.contains(r#"href="/dlq/media:urgent""#), "the index links the priority queue's DLQ: {page}");
+
+    let triage: Value = c.get_as("bob", "/api/dlq/media:urgent").await.json().await.expect("triage");
+    assert_eq!((triage["dlq_key"].as_str(), triage["queue"].as_str()), (Some("media:urgent"), Some(urgent_dlq.as_str())), "{triage}");
+    assert_eq!((triage["groups"][0]["error_class"].as_str(), triage["groups"][0]["count"].as_u64()), (Some("timeout"), Some(3)));
+    let unknown = c.get_as("bob", "/api/dlq/media:nope").await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let e: Value = unknown.json().await.expect("json");
+    assert!(e["error"]["hint"].as_str().is_some_and(|h| h.contains("urgent")), "the hint names the pool's priority queues: {e}");
+
+    let preview: Value = c.post_json("alice", "/api/dlq/media:urgent/replay/preview", json!({})).await.json().await.expect("preview");
+    assert_eq!(preview["summary"]["matched"], 3, "{preview}");
+    assert_eq!(preview["summary"]["groups"][0]["target"], format!("{}-jobfleet-media-urgent", c.env));
+    let preview_id = preview["preview_id"].as_i64().expect("id");
+    let elsewhere = c.post_json("alice", "/api/dlq/media/replay", json!({ "preview_id": preview_id })).await;
+    assert_eq!(elsewhere.status(), StatusCode::CONFLICT, "a preview of media:urgent cannot replay the media DLQ");
+
+    let started = c.post_json("alice", "/api/dlq/media:urgent/replay", json!({ "preview_id": preview_id })).await;
+    assert_eq!(started.status(), StatusCode::ACCEPTED);
+    let audit_id = started.json::<Value>().await.expect("json")["audit_id"].as_i64().expect("id");
+    let status = c.wait_finished("alice", audit_id).await;
+    assert_eq!((status["record"]["moved"].as_i64(), status["record"]["queue"].as_str()), (Some(3), Some(urgent_dlq.as_str())));
+    assert_eq!(status["dlq_key"], "media:urgent", "the status page links back to the DLQ replayed");
+    assert_eq!(c.depth(&urgent_url).await, 3, "back on the priority queue");
+    assert_eq!((c.depth(&urgent_dlq_url).await, c.depth(&c.dlq_url).await, c.depth(&c.queue_url).await), (0, 2, 0));
+
+    // A dead job's page finds its message in whichever of the pool's DLQs holds it.
+    let (job_id, message_id) = c.seed_into(&urgent_dlq_url, "", "media.thumbnail", "timeout", 1, json!({})).await.remove(0);
+    sqlx::query(
+        "INSERT INTO jobs (id, job_type, pool, status, attempts, idempotency_key, updated_at) \
+         VALUES ($1, 'media.thumbnail', 'media', 'dead', 3, $2, now())",
+    )
+    .bind(job_id)
+    .bind(format!("{job_id}-key"))
+    .execute(&c.db)
+    .await
+    .expect("insert");
+    let job: Value = c.get_as("bob", &format!("/api/jobs/{job_id}")).await.json().await.expect("job");
+    assert_eq!(
+        (job["dlq_key"].as_str(), job["dlq_message"]["message_id"].as_str()),
+        (Some("media:urgent"), Some(message_id.as_str())),
+        "{job}"
+    );
+    let page = c.get_as("alice", &format!("/jobs/{job_id}")).await.text().await.expect("html");
+    assert!(page.contains(r#"action="/dlq/media:urgent/replay/preview""#), "the job's replay button previews its own DLQ: {page}");
+
+    let pool_name_only = c.post_json("alice", "/api/dlq/media:urgent/purge", json!({ "confirm": "media" })).await;
+    assert_eq!(pool_name_only.status(), StatusCode::BAD_REQUEST, "purging a priority queue's DLQ needs pool:queue typed");
+    let purged = c.post_json("alice", "/api/dlq/media:urgent/purge", json!({ "confirm": "media:urgent" })).await;
+    assert_eq!(purged.status(), StatusCode::OK);
+    assert_eq!(purged.json::<Value>().await.expect("json")["queue"], urgent_dlq.as_str(), "the purge names the queue it emptied");
+    assert_eq!(c.depth(&c.dlq_url).await, 2, "the pool's own DLQ is untouched");
+    let queues: Vec<(String,)> =
+        sqlx::query_as("SELECT queue FROM dlq_audit WHERE env = $1 ORDER BY id").bind(&c.env).fetch_all(&c.db).await.expect("audit");
+    assert!(queues.iter().all(|(q,)| *q == urgent_dlq), "every audit row names the priority queue's DLQ: {queues:?}");
+}

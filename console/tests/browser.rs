@@ -18,8 +18,10 @@ fn root() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_replays_a_bad_deploy_from_the_browser_and_a_viewer_cannot() {
-    let c = TestConsole::start().await;
+    let (c, _, urgent_dlq_url) = TestConsole::start_with_priority_queue("urgent").await;
     const BAD: usize = 12;
+    const URGENT: usize = 2;
+    c.seed_into(&urgent_dlq_url, "", "media.thumbnail", "urgent_failure", URGENT, json!({})).await;
     c.seed("media.thumbnail", "decode_error", BAD, json!({ "src": "s3://uploads/a.jpg", "to": "jane@example.com" })).await;
     c.seed("media.transcode", "timeout", 3, json!({})).await;
     // Some finished jobs, so the overview's chart has bars.
@@ -46,6 +48,7 @@ async fn an_operator_replays_a_bad_deploy_from_the_browser_and_a_viewer_cannot()
         .env("NODE_MODULES", &modules)
         .env("ERROR_CLASS", "decode_error")
         .env("EXPECT", BAD.to_string())
+        .env("PRIORITY_EXPECT", URGENT.to_string())
         .env("SCREENSHOT_DIR", &shots)
         .output()
         .await
@@ -56,6 +59,7 @@ async fn an_operator_replays_a_bad_deploy_from_the_browser_and_a_viewer_cannot()
 
     assert_eq!(c.depth(&c.queue_url).await, BAD as u64, "the bad deploy's jobs are back on the queue");
     assert_eq!(c.depth(&c.dlq_url).await, 3, "the other failures stay in the DLQ");
+    assert_eq!(c.depth(&urgent_dlq_url).await, 0, "the priority queue's DLQ was purged");
     let rows = c.audit_rows().await;
     assert!(
         rows.iter().any(|r| r == &("replay".to_owned(), "alice".to_owned(), false, BAD as i64, BAD as i64, true, "console".to_owned())),

@@ -100,7 +100,7 @@ pub async fn start(config: &Config, settings: &ControlSettings, stop: Cancellati
         let main = resolve(&pool_config.queue_url, main_name).await?;
         let dlq = resolve(&pool_config.dlq_url, dlq_name).await?;
         let mut priority = Vec::new();
-        for lane in config.queue_lanes(pool).unwrap_or_default().into_iter().filter(|lane| lane.label != "main") {
+        for lane in config.queue_lanes(pool).unwrap_or_default().into_iter().filter(|lane| !lane.is_own()) {
             let url = resolve(&lane.queue_url, lane.queue_name).await?;
             let dlq = resolve(&lane.dlq_url, lane.dlq_name).await?;
             priority.push(PriorityQueue { label: lane.label, url, dlq });

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use jobfleet_contract::Pool;
 use jobfleet_runtime::admin::Health;
+use jobfleet_runtime::config::OWN_QUEUE_LABEL;
 use jobfleet_runtime::sqs::Sqs;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -90,10 +91,10 @@ impl Fleet {
     }
 
     /// Each queue's counts now (one GetQueueAttributes each): the pool's own
-    /// queue (`main`), then its priority queues.
+    /// queue ([`OWN_QUEUE_LABEL`]), then its priority queues.
     async fn depths(&self, queues: &PoolQueues) -> Result<Vec<(String, Demand)>, LookupError> {
         let mut depths = Vec::with_capacity(1 + queues.priority.len());
-        let lanes = std::iter::once(("main", &queues.main)).chain(queues.priority.iter().map(|q| (q.label.as_str(), &q.url)));
+        let lanes = std::iter::once((OWN_QUEUE_LABEL, &queues.main)).chain(queues.priority.iter().map(|q| (q.label.as_str(), &q.url)));
         for (label, url) in lanes {
             let (visible, in_flight, delayed) = self.sqs.queue_depth(url).await.map_err(|e| LookupError::Sqs(e.to_string()))?;
             depths.push((label.to_owned(), Demand { visible, in_flight, delayed }));

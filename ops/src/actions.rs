@@ -120,12 +120,9 @@ struct Prepared {
 async fn prepare(sqs: &Sqs, config: &Config, pool: Pool) -> Result<Prepared, OpsError> {
     let dlq_url = queues::require_dlq(sqs, config, pool).await?;
     let main_url = queues::main_queue_url(sqs, config, pool, true).await?;
-    // Named after the URLs in use: an override (JOBFLEET_DLQ_URL, --queue)
-    // names another queue than the pool's own.
-    let name_of = |url: &str| url.rsplit('/').next().unwrap_or(url).to_owned();
-    let main = Target { name: main_url.as_deref().map_or_else(|| queues::queue_name(config, pool), name_of), url: main_url };
+    let main = Target { name: main_url.as_deref().map_or_else(|| queues::queue_name(config, pool), queues::name_in_url), url: main_url };
     let depth = approximate_visible(sqs, &dlq_url).await;
-    Ok(Prepared { dlq_name: name_of(&dlq_url), dlq_url, main, depth })
+    Ok(Prepared { dlq_name: queues::name_in_url(&dlq_url), dlq_url, main, depth })
 }
 
 /// Resolves `--to-queue` (a name or URL) now, so a typo fails before anything moves.
@@ -504,7 +501,7 @@ pub(crate) async fn purge(config: &Config, args: PurgeArgs) -> Result<ExitCode, 
     let pool = pool_of(config, args.pool)?;
     let sqs = sqs_client().await?;
     let url = queues::require_dlq(&sqs, config, pool).await?;
-    let name = queues::dlq_name(config, pool);
+    let name = queues::name_in_url(&url);
     let (visible, in_flight, delayed) = sqs.queue_depth(&url).await?;
     let count = visible + in_flight + delayed;
     eprintln!("purge {name}: ≈{count} message(s) ({visible} visible, {in_flight} in flight, {delayed} delayed) will be deleted for good");

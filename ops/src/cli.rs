@@ -3,6 +3,7 @@
 //! in `actions.rs`. Data goes to stdout (a table, or JSON with `--json`);
 //! notes, progress and errors go to stderr.
 
+use std::borrow::Cow;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::SystemTime;
@@ -15,8 +16,9 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use crate::dlq::{DlqMessage, peek_dlq};
-use crate::errors::{OpsError, endpoint_description};
+use crate::errors::{ErrorKind, OpsError, endpoint_description};
 use crate::filter::{Filter, parse_since};
+use crate::service::{self, DlqKey};
 use crate::table::{ellipsize, human_age, render};
 use crate::{actions, audit, queues};
 use jobfleet_runtime::config::Config;
@@ -250,17 +252,29 @@ pub async fn dlq(config: &Config, command: DlqCommand) -> ExitCode {
         DlqCommand::Purge(a) => (a.pool, a.queue.as_deref()),
         DlqCommand::History(_) => (None, None),
     };
-    let lane_config;
-    let config = match queue {
-        None => config,
-        Some(queue) => match for_priority_queue(config, pool, queue).await {
-            Ok(adjusted) => {
-                lane_config = adjusted;
-                &lane_config
+    // `--queue NAME`: the priority queue's queue and DLQ stand in for the pool's.
+    let scoped = match queue {
+        None => Cow::Borrowed(config),
+        Some(queue) => {
+            let scoped = async {
+                let key = DlqKey { pool: pool_of(config, pool)?, priority_queue: Some(queue.to_owned()) };
+                // A --queue the pool does not have is a usage error (exit 2) here.
+                service::scoped_config(&sqs_client().await?, config, &key).await.map_err(|e| match e.kind {
+                    ErrorKind::NotFound => {
+                        let mut usage = OpsError::usage(format!("--queue {queue}: {}", e.message));
+                        usage.hint = e.hint;
+                        usage
+                    }
+                    _ => e,
+                })
+            };
+            match scoped.await {
+                Ok(scoped) => scoped,
+                Err(e) => return finish(Err(e)),
             }
-            Err(e) => return finish(Err(e)),
-        },
+        }
     };
+    let config = scoped.as_ref();
     finish(match command {
         DlqCommand::List(args) => list(config, args).await,
         DlqCommand::Show(args) => show(config, args).await,
@@ -269,29 +283,6 @@ pub async fn dlq(config: &Config, command: DlqCommand) -> ExitCode {
         DlqCommand::Purge(args) => actions::purge(config, args).await,
         DlqCommand::History(args) => history(config, args).await,
     })
-}
-
-/// The configuration as a DLQ command on priority queue `queue` of the pool
-/// sees it: the pool set, and the queue's own queue and DLQ URLs in place of
-/// the pool's (the URL overrides every DLQ command already honours).
-async fn for_priority_queue(config: &Config, pool: Option<Pool>, queue: &str) -> Result<Config, OpsError> {
-    let pool = pool_of(config, pool)?;
-    let lanes = config.queue_lanes(pool).map_err(|e| OpsError::usage(e.to_string()))?;
-    let names: Vec<&str> = lanes.iter().map(|l| l.label.as_str()).filter(|l| *l != "main").collect();
-    let Some(lane) = lanes.iter().find(|l| l.label == queue && l.label != "main") else {
-        let hint = if names.is_empty() {
-            format!("pool {pool} has no priority queues ([pools.{pool}.priority_queues.<name>] in the file JOBFLEET_CONFIG names)")
-        } else {
-            format!("pool {pool}'s priority queues: {}; without --queue the pool's own DLQ", names.join(", "))
-        };
-        return Err(OpsError::usage(format!("--queue {queue}: not a priority queue of pool {pool}")).hint(hint));
-    };
-    let sqs = sqs_client().await?;
-    let (queue_url, dlq_url) = queues::lane_urls(&sqs, lane).await?;
-    let missing = |name: &str| OpsError::queue_missing(name, pool, &config.env);
-    let queue_url = queue_url.ok_or_else(|| missing(&lane.queue_name))?;
-    let dlq_url = dlq_url.ok_or_else(|| missing(&lane.dlq_name))?;
-    Ok(Config { pool: Some(pool), queue_url: Some(queue_url), dlq_url: Some(dlq_url), ..config.clone() })
 }
 
 /// The SQS client, refusing early when no region is configured.
@@ -405,7 +396,7 @@ async fn list(config: &Config, args: ListArgs) -> Result<ExitCode, OpsError> {
     let depth = dlq_depth(&sqs, &url).await;
     peek_note(args.visibility);
     let peek = peek_dlq(&sqs, &url, args.visibility as i32, &filter, args.limit).await?;
-    let name = queues::dlq_name(config, pool);
+    let name = queues::name_in_url(&url);
     if args.json {
         print_json(&json!({
             "version": 1,
@@ -459,7 +450,7 @@ async fn show(config: &Config, args: ShowArgs) -> Result<ExitCode, OpsError> {
     peek_note(args.visibility);
     let filter = Filter { ids: vec![args.id.clone()], ..Filter::default() };
     let peek = peek_dlq(&sqs, &url, args.visibility as i32, &filter, 1).await?;
-    let name = queues::dlq_name(config, pool);
+    let name = queues::name_in_url(&url);
     let Some(message) = peek.messages.into_iter().next() else {
         return Err(OpsError::failure(format!("no message with id {} in {name} (scanned {} messages)", args.id, peek.stats.scanned))
             .hint("ids are job ids (the envelope's id) or SQS message ids, as `worker dlq list` shows them; a message held by another command (a replay, a list) is invisible until it is released"));

@@ -56,6 +56,13 @@ pub fn dlq_name(config: &Config, pool: Pool) -> String {
     config.queue_names(pool).map(|(_, dlq)| dlq).unwrap_or_else(|_| pool.dlq_name(&config.env))
 }
 
+/// The queue name a URL ends in. Operators are told the names of the
+/// queues a command really uses: with an override (`JOBFLEET_DLQ_URL`, a
+/// priority queue's URLs) that is not the pool's own queue.
+pub fn name_in_url(url: &str) -> String {
+    url.rsplit('/').next().unwrap_or(url).to_owned()
+}
+
 /// The pool's main queue URL, or `None` when it does not exist.
 pub async fn main_queue_url(sqs: &Sqs, config: &Config, pool: Pool, single_pool: bool) -> Result<Option<String>, OpsError> {
     match overrides(config, pool, single_pool).0 {
@@ -192,7 +199,7 @@ pub async fn report(
             }
         }
         let mut priority_queues = Vec::new();
-        for lane in config.queue_lanes(pool).unwrap_or_default().into_iter().filter(|lane| lane.label != "main") {
+        for lane in config.queue_lanes(pool).unwrap_or_default().into_iter().filter(|lane| !lane.is_own()) {
             let (url, dlq_url) = lane_urls(sqs, &lane).await?;
             priority_queues.push(PriorityQueueState {
                 name: lane.label,

@@ -4,6 +4,7 @@
 //! the same audit rows as the CLI's `worker dlq …`; a confirmation is the
 //! caller's job, done before calling.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -22,7 +23,7 @@ use crate::errors::{ErrorKind, OpsError, endpoint_description};
 use crate::filter::Filter;
 use crate::queues;
 use crate::replay::{self, Counts, Observer, ReplayPlan, ReplaySummary, Target};
-use jobfleet_runtime::config::Config;
+use jobfleet_runtime::config::{Config, QueueLane};
 use jobfleet_runtime::sqs::Sqs;
 use jobfleet_runtime::sqs::client::MoveTaskStart;
 
@@ -64,6 +65,98 @@ pub fn configured_pool(config: &Config, name: &str) -> Result<Pool, OpsError> {
     Ok(pool)
 }
 
+/// A dead-letter queue as operators name it: a pool's own (`notifications`)
+/// or the one of a pool's priority queue (`notifications:high`, the CLI's
+/// `--pool notifications --queue high`). `:` cannot occur in either name,
+/// so the text form is unambiguous in a URL path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DlqKey {
+    pub pool: Pool,
+    pub priority_queue: Option<String>,
+}
+
+impl DlqKey {
+    pub fn of_pool(pool: Pool) -> Self {
+        Self { pool, priority_queue: None }
+    }
+
+    /// Parses `pool` or `pool:queue`, refusing a pool or a priority queue
+    /// the configuration does not declare.
+    pub fn parse(config: &Config, text: &str) -> Result<Self, OpsError> {
+        let (pool, queue) = match text.split_once(':') {
+            Some((pool, queue)) => (pool, Some(queue)),
+            None => (text, None),
+        };
+        let key = Self { pool: configured_pool(config, pool)?, priority_queue: queue.map(str::to_owned) };
+        key.lane(config)?;
+        Ok(key)
+    }
+
+    /// Every dead-letter queue of a configured pool: its own first, then
+    /// its priority queues' (highest weight first).
+    pub fn all_of(config: &Config, pool: Pool) -> Vec<Self> {
+        let lanes = config.queue_lanes(pool).unwrap_or_default();
+        let mut keys = vec![Self::of_pool(pool)];
+        keys.extend(lanes.into_iter().filter(|l| !l.is_own()).map(|l| Self { pool, priority_queue: Some(l.label) }));
+        keys
+    }
+
+    /// The key of the pool's DLQ called `dlq_name` (an audit row's `queue`),
+    /// when it is one of the queues the configuration names.
+    pub fn for_dlq_name(config: &Config, pool: Pool, dlq_name: &str) -> Option<Self> {
+        let lanes = config.queue_lanes(pool).ok()?;
+        let lane = lanes.into_iter().find(|l| l.dlq_name == dlq_name)?;
+        Some(Self { pool, priority_queue: (!lane.is_own()).then_some(lane.label) })
+    }
+
+    /// The name of the queue this DLQ's messages go back to.
+    pub fn queue_name(&self, config: &Config) -> String {
+        match self.lane(config) {
+            Ok(Some(lane)) => lane.queue_name,
+            _ => queues::queue_name(config, self.pool),
+        }
+    }
+
+    /// The configured priority queue the key names (`None` for the pool's own).
+    fn lane(&self, config: &Config) -> Result<Option<QueueLane>, OpsError> {
+        let Some(queue) = &self.priority_queue else { return Ok(None) };
+        let pool = self.pool;
+        let lanes = config.queue_lanes(pool).map_err(|e| OpsError::usage(e.to_string()))?;
+        let names: Vec<&str> = lanes.iter().filter(|l| !l.is_own()).map(|l| l.label.as_str()).collect();
+        let hint = if names.is_empty() {
+            format!("pool {pool} has no priority queues ([pools.{pool}.priority_queues.<name>] in the file JOBFLEET_CONFIG names)")
+        } else {
+            format!("pool {pool}'s priority queues: {}; without one, the pool's own DLQ", names.join(", "))
+        };
+        match lanes.iter().find(|l| l.label == *queue && !l.is_own()) {
+            Some(lane) => Ok(Some(lane.clone())),
+            None => Err(OpsError::not_found(format!("{queue:?} is not a priority queue of pool {pool}")).hint(hint)),
+        }
+    }
+}
+
+impl std::fmt::Display for DlqKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.priority_queue {
+            Some(queue) => write!(f, "{}:{queue}", self.pool),
+            None => f.write_str(self.pool.as_str()),
+        }
+    }
+}
+
+/// The configuration every DLQ function here and in the CLI sees for
+/// `key`: for a priority queue, the pool set and that queue's queue and DLQ
+/// URLs in place of the pool's (the URL overrides every DLQ call honours),
+/// so a replay takes its messages back to the queue they came from.
+pub async fn scoped_config<'a>(sqs: &Sqs, config: &'a Config, key: &DlqKey) -> Result<Cow<'a, Config>, OpsError> {
+    let Some(lane) = key.lane(config)? else { return Ok(Cow::Borrowed(config)) };
+    let (queue_url, dlq_url) = queues::lane_urls(sqs, &lane).await?;
+    let missing = |name: &str| OpsError::queue_missing(name, key.pool, &config.env);
+    let queue_url = queue_url.ok_or_else(|| missing(&lane.queue_name))?;
+    let dlq_url = dlq_url.ok_or_else(|| missing(&lane.dlq_name))?;
+    Ok(Cow::Owned(Config { pool: Some(key.pool), queue_url: Some(queue_url), dlq_url: Some(dlq_url), ..config.clone() }))
+}
+
 /// A pool's dead-letter queue and the queue replays go back to.
 #[derive(Debug, Clone)]
 pub struct DlqQueues {
@@ -76,9 +169,10 @@ pub struct DlqQueues {
 
 pub async fn dlq_queues(sqs: &Sqs, config: &Config, pool: Pool) -> Result<DlqQueues, OpsError> {
     let dlq_url = queues::require_dlq(sqs, config, pool).await?;
-    let main = Target { name: queues::queue_name(config, pool), url: queues::main_queue_url(sqs, config, pool, true).await? };
+    let main_url = queues::main_queue_url(sqs, config, pool, true).await?;
+    let main = Target { name: main_url.as_deref().map_or_else(|| queues::queue_name(config, pool), queues::name_in_url), url: main_url };
     let approximate_visible = sqs.queue_depth(&dlq_url).await.ok().map(|(visible, _, _)| visible);
-    Ok(DlqQueues { pool, dlq_name: queues::dlq_name(config, pool), dlq_url, main, approximate_visible })
+    Ok(DlqQueues { pool, dlq_name: queues::name_in_url(&dlq_url), dlq_url, main, approximate_visible })
 }
 
 /// Messages of one job type and error class in a dead-letter queue.
@@ -387,7 +481,7 @@ pub struct Purged {
 /// Deletes every message of the pool's DLQ (audited).
 pub async fn purge(sqs: &Sqs, config: &Config, db: &PgPool, pool: Pool, actor: &str, origin: Origin) -> Result<Purged, OpsError> {
     let url = queues::require_dlq(sqs, config, pool).await?;
-    let queue = queues::dlq_name(config, pool);
+    let queue = queues::name_in_url(&url);
     let (visible, in_flight, delayed) = sqs.queue_depth(&url).await?;
     let approximate_count = visible + in_flight + delayed;
     let entry = NewEntry {

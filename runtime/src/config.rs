@@ -183,8 +183,12 @@ pub struct PriorityQueueConfig {
     pub dlq_url: Option<String>,
 }
 
+/// The label of a pool's own queue among its [`QueueLane`]s (in metrics,
+/// `worker queues` and the control service); no priority queue may take it.
+pub const OWN_QUEUE_LABEL: &str = "main";
+
 /// One queue a pool consumes, as the runtime runs it: the pool's own
-/// (`label` "main") or a priority queue (`label` its name).
+/// (`label` [`OWN_QUEUE_LABEL`]) or a priority queue (`label` its name).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueLane {
     pub label: String,
@@ -193,6 +197,13 @@ pub struct QueueLane {
     pub queue_url: Option<String>,
     pub dlq_url: Option<String>,
     pub weight: u32,
+}
+
+impl QueueLane {
+    /// Whether this is the pool's own queue rather than a priority queue.
+    pub fn is_own(&self) -> bool {
+        self.label == OWN_QUEUE_LABEL
+    }
 }
 
 impl PoolConfig {
@@ -613,16 +624,18 @@ impl Config {
             ));
         }
         for name in pool_config.priority_queues.keys() {
-            // The Terraform sqs module's rule: ^[a-z][a-z0-9-]{0,14}[a-z0-9]$, not `dlq`.
+            // The Terraform sqs module's rule: ^[a-z][a-z0-9-]{0,14}[a-z0-9]$,
+            // not `dlq` (a suffix of the names) nor `main` (the own queue's label).
             let valid = (2..=16).contains(&name.len())
                 && name.starts_with(|c: char| c.is_ascii_lowercase())
                 && !name.ends_with('-')
                 && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && name != "dlq";
+                && name != "dlq"
+                && name != OWN_QUEUE_LABEL;
             if !valid {
                 return Err(invalid_owned(
                     format!("{setting}.{name}"),
-                    "a priority queue's name is 2–16 of a-z, 0-9 and '-', starting with a letter and not ending with '-' (not `dlq`): it becomes <env>-jobfleet-<pool>-<name>",
+                    "a priority queue's name is 2–16 of a-z, 0-9 and '-', starting with a letter and not ending with '-' (not `dlq` or `main`): it becomes <env>-jobfleet-<pool>-<name>",
                 ));
             }
             let full = format!("{pool}-{name}");
@@ -663,7 +676,7 @@ impl Config {
         let own =
             |url: &Option<String>, top: &Option<String>| url.clone().or_else(|| if self.pool == Some(pool) { top.clone() } else { None });
         let mut lanes = vec![QueueLane {
-            label: "main".to_owned(),
+            label: OWN_QUEUE_LABEL.to_owned(),
             queue_name,
             dlq_name,
             queue_url: own(&pool_config.queue_url, &self.queue_url),
@@ -1041,6 +1054,14 @@ mod pool_tests {
         });
         let err = bad_name.for_pool(pool).expect_err("a name that is not a queue name part");
         assert_eq!(setting_of_error(&err).as_deref(), Some("pools.reports.priority_queues.Bulk_1"), "{err}");
+
+        let mut own_label = config.clone();
+        edit(&mut own_label, &|p| {
+            let q = p.priority_queues.remove("bulk").expect("bulk");
+            p.priority_queues.insert(OWN_QUEUE_LABEL.to_owned(), q);
+        });
+        let err = own_label.for_pool(pool).expect_err("`main` labels the pool's own queue");
+        assert_eq!(setting_of_error(&err).as_deref(), Some("pools.reports.priority_queues.main"), "{err}");
 
         let mut small = config.clone();
         edit(&mut small, &|p| p.concurrency = Some(3));

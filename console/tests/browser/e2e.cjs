@@ -4,6 +4,7 @@
 //
 // env: CONSOLE_URL, NODE_MODULES (from scripts/browser-tools.sh),
 //      ERROR_CLASS (the bad deploy's), EXPECT (its message count),
+//      PRIORITY_EXPECT (the messages in the media:urgent DLQ),
 //      SCREENSHOT_DIR (where the PNGs go).
 "use strict";
 const path = require("node:path");
@@ -14,6 +15,7 @@ const AXE = path.join(process.env.NODE_MODULES, "axe-core", "axe.min.js");
 const URL = process.env.CONSOLE_URL;
 const ERROR_CLASS = process.env.ERROR_CLASS;
 const EXPECT = Number(process.env.EXPECT);
+const PRIORITY_EXPECT = Number(process.env.PRIORITY_EXPECT);
 const SHOTS = process.env.SCREENSHOT_DIR;
 const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
   "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"];
@@ -101,6 +103,24 @@ async function shot(page, name) {
     assert.ok(replayUrl);
   });
 
+  await check("a priority queue's DLQ is a page of its own, and purging it needs pool:queue typed", async () => {
+    await operator.goto(`${URL}/dlq`);
+    await operator.locator(`table.list a[href="/dlq/media:urgent"]`).click();
+    await operator.waitForURL(/\/dlq\/media:urgent$/);
+    assert.equal(await operator.locator("h1").innerText(), "Dead letters · media:urgent");
+    assert.equal(await operator.locator("tr", { hasText: "urgent_failure" }).locator("td.num").innerText(), String(PRIORITY_EXPECT));
+    const purge = operator.locator(`form[action="/dlq/media:urgent/purge"]`);
+    const button = purge.locator("button", { hasText: "Purge" });
+    await purge.locator("input[name=confirm]").fill("media");
+    assert.equal(await button.isDisabled(), true, "the pool's name alone does not confirm (console.js)");
+    await purge.locator("input[name=confirm]").fill("media:urgent");
+    assert.equal(await button.isDisabled(), false);
+    await button.click();
+    await operator.waitForURL(/\/dlq\/media:urgent\/purge$/);
+    assert.match(await operator.locator("main").innerText(), new RegExp(`Purged ≈${PRIORITY_EXPECT} message\\(s\\) from \\S+-jobfleet-media-urgent-dlq`));
+    await shot(operator, "dlq-priority-purged.png");
+  });
+
   await check("a viewer sees no action buttons and a forged POST is refused", async () => {
     await viewer.goto(`${URL}/dlq/media`);
     assert.equal(await viewer.locator("form[method=post]").count(), 0);
@@ -124,7 +144,7 @@ async function shot(page, name) {
   await check("axe-core finds no serious or critical violation on the pages", async () => {
     // axe is injected as a script, which the console's CSP (rightly) forbids: this context bypasses it.
     const page = await (await as("alice", { bypassCSP: true })).newPage();
-    for (const p of ["/", "/jobs", "/dlq", "/dlq/media", `/dlq/media/messages?error_class=${ERROR_CLASS}`, "/audit"]) {
+    for (const p of ["/", "/jobs", "/dlq", "/dlq/media", "/dlq/media:urgent", `/dlq/media/messages?error_class=${ERROR_CLASS}`, "/audit"]) {
       await page.goto(`${URL}${p}`);
       await page.addScriptTag({ path: AXE });
       const found = await page.evaluate(async () => (await window.axe.run()).violations.filter((v) => ["serious", "critical"].includes(v.impact)).map((v) => `${v.id}: ${v.help}`));

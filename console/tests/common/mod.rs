@@ -12,7 +12,9 @@ use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
 use clap::Parser;
 use jobfleet_console::{Console, ConsoleArgs};
 use jobfleet_contract::Pool;
-use jobfleet_runtime::config::Config;
+use std::num::NonZeroU32;
+
+use jobfleet_runtime::config::{Config, PriorityQueueConfig};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use time::OffsetDateTime;
@@ -52,6 +54,40 @@ pub async fn sqs() -> Client {
     Client::new(&config)
 }
 
+/// Creates a DLQ and a queue that dead-letters to it, as Terraform does;
+/// returns (queue URL, DLQ URL).
+pub async fn create_pair(sqs: &Client, queue: &str, dlq: &str) -> (String, String) {
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(dlq)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create DLQ: {e:?}; {STACK_HINT}"))
+        .queue_url
+        .expect("url");
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("arn")
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .expect("arn");
+    let redrive = json!({ "deadLetterTargetArn": arn, "maxReceiveCount": "10" }).to_string();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(queue)
+        .attributes(QueueAttributeName::RedrivePolicy, redrive)
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url
+        .expect("url");
+    (queue_url, dlq_url)
+}
+
 /// Settings as flags; the defaults of every test: proxy from 127.0.0.1 and
 /// the token, alice operator, everyone else a viewer.
 pub const DEFAULT_ARGS: &[&str] = &[
@@ -77,41 +113,34 @@ impl TestConsole {
     }
 
     pub async fn start_with(args: &[&str]) -> Self {
+        Self::start_configured(args, |_| {}).await
+    }
+
+    /// A console whose media pool also consumes priority queue `name`
+    /// (weight 4); returns it with that queue's and its DLQ's URLs.
+    pub async fn start_with_priority_queue(name: &str) -> (Self, String, String) {
+        let queue = PriorityQueueConfig { weight: NonZeroU32::new(4).expect("4"), queue_url: None, dlq_url: None };
+        let console = Self::start_configured(DEFAULT_ARGS, |config| {
+            config.pools.entry(Pool::MEDIA).or_default().priority_queues.insert(name.to_owned(), queue);
+        })
+        .await;
+        let base = format!("{}-{name}", Pool::MEDIA.queue_name(&console.env));
+        let (queue_url, dlq_url) = create_pair(&console.sqs, &base, &format!("{base}-dlq")).await;
+        (console, queue_url, dlq_url)
+    }
+
+    /// A console over the media pool's queues in a new environment, with
+    /// `configure` applied to its configuration.
+    pub async fn start_configured(args: &[&str], configure: impl FnOnce(&mut Config)) -> Self {
         let sqs = sqs().await;
         let env = format!("c-{}", &Uuid::new_v4().simple().to_string()[..10]);
         let pool = Pool::MEDIA;
-        let dlq_url = sqs
-            .create_queue()
-            .queue_name(pool.dlq_name(&env))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("create DLQ: {e:?}; {STACK_HINT}"))
-            .queue_url
-            .expect("url");
-        let arn = sqs
-            .get_queue_attributes()
-            .queue_url(&dlq_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("arn")
-            .attributes
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-            .expect("arn");
-        let redrive = json!({ "deadLetterTargetArn": arn, "maxReceiveCount": "10" }).to_string();
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(pool.queue_name(&env))
-            .attributes(QueueAttributeName::RedrivePolicy, redrive)
-            .send()
-            .await
-            .expect("create queue")
-            .queue_url
-            .expect("url");
+        let (queue_url, dlq_url) = create_pair(&sqs, &pool.queue_name(&env), &pool.dlq_name(&env)).await;
         let database_url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
         let db = PgPool::connect(&database_url).await.unwrap_or_else(|e| panic!("Postgres: {e}; {STACK_HINT}"));
         jobfleet_runtime::store::migrate(&db).await.expect("migrations");
-        let config = Config { env: env.clone(), database_url, migrate_on_start: false, ..Config::default() };
+        let mut config = Config { env: env.clone(), database_url, migrate_on_start: false, ..Config::default() };
+        configure(&mut config);
         let mut all = vec!["console"];
         all.extend_from_slice(args);
         let settings = Cli::try_parse_from(all).expect("flags").args.validate().expect("valid settings");
@@ -155,6 +184,19 @@ impl TestConsole {
     /// Sends dead letters as the worker leaves them: envelope body and the
     /// dead-letter attributes.
     pub async fn seed(&self, job_type: &str, error_class: &str, n: usize, payload: Value) -> Vec<(Uuid, String)> {
+        self.seed_into(&self.dlq_url, &Pool::MEDIA.queue_name(&self.env), job_type, error_class, n, payload).await
+    }
+
+    /// [`Self::seed`] into another DLQ, as dead-lettered from `source_queue`.
+    pub async fn seed_into(
+        &self,
+        dlq_url: &str,
+        source_queue: &str,
+        job_type: &str,
+        error_class: &str,
+        n: usize,
+        payload: Value,
+    ) -> Vec<(Uuid, String)> {
         let failed_at = OffsetDateTime::now_utc().format(&Rfc3339).expect("time");
         let mut out = Vec::new();
         for _ in 0..n {
@@ -165,7 +207,7 @@ impl TestConsole {
                 ("error_class", error_class.to_owned()),
                 ("error_message", format!("{error_class} happened")),
                 ("failed_at", failed_at.clone()),
-                ("source_queue", Pool::MEDIA.queue_name(&self.env)),
+                ("source_queue", source_queue.to_owned()),
                 ("attempts", "3".to_owned()),
             ]
             .into_iter()
@@ -177,7 +219,7 @@ impl TestConsole {
             let sent = self
                 .sqs
                 .send_message()
-                .queue_url(&self.dlq_url)
+                .queue_url(dlq_url)
                 .message_body(body)
                 .set_message_attributes(Some(attrs))
                 .send()

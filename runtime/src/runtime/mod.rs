@@ -15,7 +15,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::admin::health::{self, Dependency};
 use crate::admin::{self, Health};
-use crate::config::Config;
+use crate::config::{Config, OWN_QUEUE_LABEL};
 use crate::dispatch::Router;
 use crate::dispatch::fairness::Fairness;
 use crate::dispatch::ordering::Ordering;
@@ -131,7 +131,7 @@ async fn start_boxed(config: Config, router: Router, shutdown: Shutdown) -> Resu
         let dead_letter = DeadLetter::new(sqs.clone(), dlq_url.clone(), lane.queue_name.clone());
         lanes.push(Lane { label: lane.label, weight: lane.weight, queue_url, dlq_url, acker, dead_letter });
     }
-    let main = lanes.iter().find(|lane| lane.label == "main").expect("queue_lanes always has the pool's own queue");
+    let main = lanes.iter().find(|lane| lane.label == OWN_QUEUE_LABEL).expect("queue_lanes always has the pool's own queue");
     let (queue_url, dlq_url, acker) = (main.queue_url.clone(), main.dlq_url.clone(), main.acker.clone());
 
     // Background tasks (admin, gauges) outlive the drain and stop last.
@@ -205,7 +205,7 @@ async fn start_boxed(config: Config, router: Router, shutdown: Shutdown) -> Resu
         queues: lanes
             .iter()
             .flat_map(|lane| {
-                let dlq = if lane.label == "main" { "dlq".to_owned() } else { format!("{}-dlq", lane.label) };
+                let dlq = if lane.label == OWN_QUEUE_LABEL { "dlq".to_owned() } else { format!("{}-dlq", lane.label) };
                 [
                     queue_stats::Gauged { label: lane.label.clone(), url: lane.queue_url.clone(), backlog: true },
                     queue_stats::Gauged { label: dlq, url: lane.dlq_url.clone(), backlog: false },

@@ -59,9 +59,9 @@ variable "pools" {
 
   validation {
     condition = alltrue(flatten([for p in values(var.pools) : [
-      for q in p.priority_queues : can(regex("^[a-z][a-z0-9-]{0,14}[a-z0-9]$", q)) && q != "dlq"
+      for q in p.priority_queues : can(regex("^[a-z][a-z0-9-]{0,14}[a-z0-9]$", q)) && !contains(["dlq", "main"], q)
     ]]))
-    error_message = "priority_queues names must match ^[a-z][a-z0-9-]{0,14}[a-z0-9]$ and not be dlq."
+    error_message = "priority_queues names must match ^[a-z][a-z0-9-]{0,14}[a-z0-9]$ and not be dlq or main (the label of the pool's own queue in the worker's metrics)."
   }
 
   validation {
