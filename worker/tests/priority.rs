@@ -99,15 +99,19 @@ async fn a_priority_queue_has_its_own_dead_letters_which_the_operator_lists_and_
     assert_eq!(own["count"], 0, "the pool's own DLQ is empty: {own}");
     let dead = worker_json(&queues, &["dlq", "list", "--pool", "media", "--queue", "high", "--json"]).await;
     assert_eq!((dead["count"].as_u64(), dead["messages"][0]["job_id"].as_str()), (Some(1), Some(job.id.to_string().as_str())), "{dead}");
+    assert_eq!(dead["queue"].as_str(), Some(format!("{base}-dlq").as_str()), "the listing names the DLQ it read: {dead}");
 
     let wrong = worker(&queues, &["dlq", "list", "--pool", "media", "--queue", "bulk"]).await;
     let stderr = String::from_utf8_lossy(&wrong.stderr);
-    assert!(!wrong.status.success() && stderr.contains("--queue bulk") && stderr.contains("high"), "names the queues there are: {stderr}");
+    assert!(
+        wrong.status.code() == Some(2) && stderr.contains("--queue bulk") && stderr.contains("high"),
+        "a usage error naming the queues there are: {stderr}"
+    );
 
     // Fixed: the replay sends it back to its own (priority) queue, where it runs.
     broken.store(false, Ordering::SeqCst);
     let replayed = worker_json(&queues, &["dlq", "replay", "--pool", "media", "--queue", "high", "--yes", "--json"]).await;
-    assert_eq!(replayed["moved"], 1, "{replayed}");
+    assert_eq!((replayed["moved"].as_u64(), replayed["queue"].as_str()), (Some(1), Some(format!("{base}-dlq").as_str())), "{replayed}");
     await_status(&db, job.id, "succeeded").await;
     assert_eq!(queues.counts(&high_dlq).await, (0, 0));
     assert_eq!(queues.counts(&queues.dlq_url).await, (0, 0));
