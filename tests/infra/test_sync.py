@@ -168,7 +168,7 @@ def test_worker_values_output_names_the_nodepools():
 
 def test_queue_names_follow_design():
     """CONTRACTS: `<env>-jobfleet-<pool>` with DLQ `<env>-jobfleet-<pool>-dlq` (names from modules/sqs/modules/topology,
-    whose `terraform test` checks them for a fourth, FIFO pool with a priority queue: test_topology.py)."""
+    whose `terraform test` checks them for a priority queue and a fourth, FIFO pool: test_topology.py)."""
     design = (ROOT / "docs" / "infra.md").read_text()
     topology = (MODULES / "sqs" / "modules" / "topology" / "main.tf").read_text()
     assert 'base                             = q == "" ? "${var.env}-jobfleet-${pool}" : "${var.env}-jobfleet-${pool}-${q}"' in topology
@@ -236,12 +236,12 @@ def test_pool_sets_agree():
 def test_a_fourth_pool_fits_every_layer():
     """A pool that is not bundled (`reports`) is accepted by the chart (CI values render it with its TOML
     poolConfig), the Terraform pattern and the sqs example; the topology/grants `terraform test`s check its
-    queue, DLQ, priority queue and role grants (test_topology.py)."""
+    queue, DLQ and role grants (test_topology.py)."""
     ci = yaml.safe_load((WORKER / "ci" / "reports-values.yaml").read_text())
     assert ci["pool"] == "reports" and "reports" in ci["poolConfig"]
     assert re.fullmatch(POOL_PATTERN, "reports")
     example = (MODULES / "sqs" / "examples" / "complete" / "main.tf").read_text()
-    assert "reports = {" in example and 'priority_queues = ["urgent"]' in example
+    assert "reports = {" in example and 'priority_queues = ["high"]' in example
 
 
 # ---------------------------------------------------------------------------

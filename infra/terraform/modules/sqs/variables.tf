@@ -31,7 +31,8 @@ variable "pools" {
       (dedup on a body hash instead of MessageDeduplicationId), `high_throughput`
       (deduplication_scope messageGroup + fifo_throughput_limit perMessageGroupId).
     - priority_queues: names `q` of extra queues of the pool, `<env>-jobfleet-<pool>-<q>` each with
-      its own DLQ `<env>-jobfleet-<pool>-<q>-dlq`; the pool's role covers them all.
+      its own DLQ `<env>-jobfleet-<pool>-<q>-dlq`; the pool's role covers them all. Standard pools
+      only (the worker refuses them on a FIFO pool); not `dlq` or `main`.
   EOT
   type = map(object({
     max_job_seconds                  = number

@@ -8,8 +8,9 @@ module "sqs" {
 
   env = "dev"
   pools = {
+    # notifications has a priority queue for one-time passwords: dev-jobfleet-notifications-high (+ -dlq).
     media         = { max_job_seconds = 300 }
-    notifications = { max_job_seconds = 60, max_receive_count = 5 }
+    notifications = { max_job_seconds = 60, max_receive_count = 5, priority_queues = ["high"] }
     ai            = { max_job_seconds = 900, visibility_timeout_seconds = 1200 }
   }
   alarm_actions = ["arn:aws:sns:eu-west-1:123456789012:dev-jobfleet-alarms"]
@@ -17,8 +18,8 @@ module "sqs" {
   tags = { Example = "sqs" }
 }
 
-# A fourth pool: FIFO with high throughput and a priority queue -> dev-jobfleet-reports.fifo,
-# dev-jobfleet-reports-dlq.fifo, dev-jobfleet-reports-urgent.fifo, dev-jobfleet-reports-urgent-dlq.fifo.
+# A fourth pool: FIFO with high throughput -> dev-jobfleet-reports.fifo and dev-jobfleet-reports-dlq.fifo
+# (a FIFO pool consumes its one queue: priority queues are refused on it).
 module "sqs_reports" {
   source = "../.."
 
@@ -27,7 +28,6 @@ module "sqs_reports" {
     reports = {
       max_job_seconds = 600
       fifo            = { content_based_deduplication = true, high_throughput = true }
-      priority_queues = ["urgent"]
     }
   }
   create_alarms = false
