@@ -8,10 +8,10 @@ variables {
     notifications = { arn = "arn:aws:sqs:eu-west-1:111111111111:dev-jobfleet-notifications", dlq_arn = "arn:aws:sqs:eu-west-1:111111111111:dev-jobfleet-notifications-dlq" }
     ai            = { arn = "arn:aws:sqs:eu-west-1:111111111111:dev-jobfleet-ai", dlq_arn = "arn:aws:sqs:eu-west-1:111111111111:dev-jobfleet-ai-dlq" }
     reports = {
-      arn     = "arn:aws:sqs:eu-west-1:111111111111:dev-jobfleet-reports.fifo"
-      dlq_arn = "arn:aws:sqs:eu-west-1:111111111111:dev-jobfleet-reports-dlq.fifo"
+      arn     = "arn:aws:sqs:eu-west-1:111111111111:dev-jobfleet-reports"
+      dlq_arn = "arn:aws:sqs:eu-west-1:111111111111:dev-jobfleet-reports-dlq"
       priority_queues = {
-        urgent = { arn = "arn:aws:sqs:eu-west-1:111111111111:dev-jobfleet-reports-urgent.fifo", dlq_arn = "arn:aws:sqs:eu-west-1:111111111111:dev-jobfleet-reports-urgent-dlq.fifo" }
+        urgent = { arn = "arn:aws:sqs:eu-west-1:111111111111:dev-jobfleet-reports-urgent", dlq_arn = "arn:aws:sqs:eu-west-1:111111111111:dev-jobfleet-reports-urgent-dlq" }
       }
     }
   }
@@ -22,16 +22,16 @@ run "fourth_pool_role_covers_all_its_queues" {
 
   assert {
     condition = output.consume_arns["reports"] == [
-      "arn:aws:sqs:eu-west-1:111111111111:dev-jobfleet-reports.fifo",
-      "arn:aws:sqs:eu-west-1:111111111111:dev-jobfleet-reports-urgent.fifo",
+      "arn:aws:sqs:eu-west-1:111111111111:dev-jobfleet-reports",
+      "arn:aws:sqs:eu-west-1:111111111111:dev-jobfleet-reports-urgent",
     ]
     error_message = "reports consume: ${jsonencode(output.consume_arns["reports"])}"
   }
 
   assert {
     condition = output.dead_letter_arns["reports"] == [
-      "arn:aws:sqs:eu-west-1:111111111111:dev-jobfleet-reports-dlq.fifo",
-      "arn:aws:sqs:eu-west-1:111111111111:dev-jobfleet-reports-urgent-dlq.fifo",
+      "arn:aws:sqs:eu-west-1:111111111111:dev-jobfleet-reports-dlq",
+      "arn:aws:sqs:eu-west-1:111111111111:dev-jobfleet-reports-urgent-dlq",
     ]
     error_message = "reports dead letters: ${jsonencode(output.dead_letter_arns["reports"])}"
   }
