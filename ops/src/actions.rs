@@ -7,7 +7,6 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::QueueAttributeName;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jobfleet_contract::Pool;
 use serde_json::{Value, json};
@@ -21,7 +20,7 @@ use crate::cli::{
 use crate::dlq::SweepStats;
 use crate::errors::{OpsError, exit};
 use crate::filter::{Filter, parse_rate};
-use crate::queues;
+use crate::{queues, service};
 use crate::replay::{self, Counts, Observer, ReplayPlan, ReplaySummary, Stopped, Target};
 use crate::table::{human_age, render};
 use jobfleet_runtime::config::Config;
@@ -79,10 +78,6 @@ impl<'a> Progress<'a> {
     }
 }
 
-fn tally(counts: &Counts) -> Tally {
-    Tally { matched: counts.matched, moved: counts.moved, skipped: counts.skipped, failed: counts.failed() }
-}
-
 impl Observer for Progress<'_> {
     async fn progress(&mut self, counts: &Counts, sweep: &SweepStats) {
         if self.bar.length().is_some_and(|len| sweep.scanned > len) {
@@ -98,31 +93,12 @@ impl Observer for Progress<'_> {
             counts.failed()
         ));
         if self.last_write.elapsed() >= AUDIT_PROGRESS_EVERY {
-            if let Err(e) = audit::progress(self.db, self.audit_id, tally(counts)).await {
+            if let Err(e) = audit::progress(self.db, self.audit_id, service::tally(counts)).await {
                 self.bar.suspend(|| eprintln!("warning: cannot update audit row #{}: {e}", self.audit_id));
             }
             self.last_write = Instant::now();
         }
     }
-}
-
-async fn approximate_visible(sqs: &Sqs, url: &str) -> Option<u64> {
-    sqs.queue_depth(url).await.ok().map(|(visible, _, _)| visible)
-}
-
-struct Prepared {
-    dlq_name: String,
-    dlq_url: String,
-    main: Target,
-    depth: Option<u64>,
-}
-
-async fn prepare(sqs: &Sqs, config: &Config, pool: Pool) -> Result<Prepared, OpsError> {
-    let dlq_url = queues::require_dlq(sqs, config, pool).await?;
-    let main_url = queues::main_queue_url(sqs, config, pool, true).await?;
-    let main = Target { name: main_url.as_deref().map_or_else(|| queues::queue_name(config, pool), queues::name_in_url), url: main_url };
-    let depth = approximate_visible(sqs, &dlq_url).await;
-    Ok(Prepared { dlq_name: queues::name_in_url(&dlq_url), dlq_url, main, depth })
 }
 
 /// Resolves `--to-queue` (a name or URL) now, so a typo fails before anything moves.
@@ -142,14 +118,6 @@ async fn resolve_to_queue(sqs: &Sqs, config: &Config, pool: Pool, given: &str, d
     }
     let name = url.rsplit('/').next().unwrap_or(given).to_owned();
     Ok(Target { name, url: Some(url) })
-}
-
-fn outcome_text(summary: &ReplaySummary) -> String {
-    let stopped = serde_json::to_value(summary.stopped).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-    match &summary.error {
-        Some(error) => format!("{stopped}: {error}"),
-        None => stopped,
-    }
 }
 
 fn exit_code_of(summary: &ReplaySummary) -> ExitCode {
@@ -281,14 +249,6 @@ async fn finish_audit(run: &AuditedRun<'_>, tally: Tally, outcome: &str) -> Resu
         .map_err(|e| OpsError::failure(format!("the action ended but its audit row #{} could not be updated: {e}", run.audit_id)))
 }
 
-fn filters_json(filter: &Filter, extra: Value) -> Value {
-    let mut value = serde_json::to_value(filter).unwrap_or_else(|_| json!({}));
-    if let (Value::Object(map), Value::Object(extra)) = (&mut value, extra) {
-        map.extend(extra.into_iter().filter(|(_, v)| !v.is_null()));
-    }
-    value
-}
-
 pub(crate) async fn replay(config: &Config, args: ReplayArgs) -> Result<ExitCode, OpsError> {
     let pool = pool_of(config, args.pool)?;
     let filter = args.filter.resolve()?;
@@ -297,7 +257,7 @@ pub(crate) async fn replay(config: &Config, args: ReplayArgs) -> Result<ExitCode
         return Err(OpsError::usage("--limit 0 would move nothing"));
     }
     let sqs = sqs_client().await?;
-    let prepared = prepare(&sqs, config, pool).await?;
+    let prepared = service::dlq_queues(&sqs, config, pool).await?;
     let to_queue = match &args.to_queue {
         Some(given) => Some(resolve_to_queue(&sqs, config, pool, given, &prepared.dlq_url).await?),
         None => None,
@@ -310,7 +270,7 @@ pub(crate) async fn replay(config: &Config, args: ReplayArgs) -> Result<ExitCode
         "{}replay from {} (≈{} visible) to {target_text}; filter: {}{}{}",
         if args.dry_run { "DRY RUN: " } else { "" },
         prepared.dlq_name,
-        prepared.depth.map(|d| d.to_string()).unwrap_or_else(|| "?".into()),
+        prepared.approximate_visible.map(|d| d.to_string()).unwrap_or_else(|| "?".into()),
         filter.describe(),
         args.limit.map(|l| format!("; limit {l}")).unwrap_or_default(),
         rate.map(|r| format!("; at most {r}/s")).unwrap_or_default(),
@@ -319,7 +279,7 @@ pub(crate) async fn replay(config: &Config, args: ReplayArgs) -> Result<ExitCode
         confirm(&format!("Replay the matching messages of {} now?", prepared.dlq_name), args.yes, "replay")?;
     }
     let db = audit_db(config).await?;
-    let filters = filters_json(
+    let filters = service::filters_json(
         &filter,
         json!({
             "since_arg": args.filter.since,
@@ -357,18 +317,11 @@ pub(crate) async fn replay(config: &Config, args: ReplayArgs) -> Result<ExitCode
         crash_after_first_send: replay::crash_after_send_requested(),
     };
     let run = AuditedRun { db: &db, audit_id };
-    let summary = run_engine(&sqs, &plan, &run, prepared.depth).await;
-    let audited = finish_audit(&run, tally(&summary.counts), &outcome_text(&summary)).await;
+    let summary = run_engine(&sqs, &plan, &run, prepared.approximate_visible).await;
+    let audited = finish_audit(&run, service::tally(&summary.counts), &service::outcome_text(&summary)).await;
     report(&summary, "replay", &prepared.dlq_name, audit_id, args.json, json!({ "pool": pool }))?;
     audited?;
     Ok(exit_code_of(&summary))
-}
-
-async fn queue_arn(sqs: &Sqs, url: &str, name: &str, pool: Pool, env: &str) -> Result<String, OpsError> {
-    sqs.queue_attributes(url, &[QueueAttributeName::QueueArn])
-        .await?
-        .and_then(|mut attrs| attrs.remove(&QueueAttributeName::QueueArn))
-        .ok_or_else(|| OpsError::queue_missing(name, pool, env))
 }
 
 fn print_tasks(tasks: &[jobfleet_runtime::sqs::client::MoveTask]) {
@@ -399,8 +352,8 @@ fn print_tasks(tasks: &[jobfleet_runtime::sqs::client::MoveTask]) {
 pub(crate) async fn redrive(config: &Config, args: RedriveArgs) -> Result<ExitCode, OpsError> {
     let pool = pool_of(config, args.pool)?;
     let sqs = sqs_client().await?;
-    let prepared = prepare(&sqs, config, pool).await?;
-    let dlq_arn = queue_arn(&sqs, &prepared.dlq_url, &prepared.dlq_name, pool, &config.env).await?;
+    let prepared = service::dlq_queues(&sqs, config, pool).await?;
+    let dlq_arn = service::queue_arn(&sqs, &prepared.dlq_url, &prepared.dlq_name, pool, &config.env).await?;
     if args.status {
         return match sqs.list_message_move_tasks(&dlq_arn).await? {
             Some(tasks) if args.json => {
@@ -418,12 +371,12 @@ pub(crate) async fn redrive(config: &Config, args: RedriveArgs) -> Result<ExitCo
     let Some(main_url) = prepared.main.url.clone() else {
         return Err(OpsError::queue_missing(&prepared.main.name, pool, &config.env));
     };
-    let main_arn = queue_arn(&sqs, &main_url, &prepared.main.name, pool, &config.env).await?;
+    let main_arn = service::queue_arn(&sqs, &main_url, &prepared.main.name, pool, &config.env).await?;
     eprintln!(
         "{}redrive every message of {} (≈{} visible) to {}",
         if args.dry_run { "DRY RUN: " } else { "" },
         prepared.dlq_name,
-        prepared.depth.map(|d| d.to_string()).unwrap_or_else(|| "?".into()),
+        prepared.approximate_visible.map(|d| d.to_string()).unwrap_or_else(|| "?".into()),
         prepared.main.name
     );
     if !args.dry_run {
@@ -446,13 +399,13 @@ pub(crate) async fn redrive(config: &Config, args: RedriveArgs) -> Result<ExitCo
     if !args.dry_run {
         match sqs.start_message_move_task(&dlq_arn, Some(&main_arn), args.rate).await {
             Ok(MoveTaskStart::Started { task_handle }) => {
-                let matched = prepared.depth.unwrap_or(0);
+                let matched = prepared.approximate_visible.unwrap_or(0);
                 finish_audit(&run, Tally { matched, ..Tally::default() }, &format!("move task started: {task_handle}")).await?;
                 let tasks = sqs.list_message_move_tasks(&dlq_arn).await.ok().flatten().unwrap_or_default();
                 if args.json {
                     print_json(&json!({
                         "version": 1, "action": "redrive", "mode": "message_move_task", "queue": prepared.dlq_name,
-                        "task_handle": task_handle, "approximate_count": prepared.depth, "audit_id": audit_id, "tasks": tasks,
+                        "task_handle": task_handle, "approximate_count": prepared.approximate_visible, "audit_id": audit_id, "tasks": tasks,
                     }))?;
                 } else {
                     print_tasks(&tasks);
@@ -490,8 +443,8 @@ pub(crate) async fn redrive(config: &Config, args: RedriveArgs) -> Result<ExitCo
         visibility_secs: args.visibility as i32,
         crash_after_first_send: false,
     };
-    let summary = run_engine(&sqs, &plan, &run, prepared.depth).await;
-    let audited = finish_audit(&run, tally(&summary.counts), &format!("fallback replay: {}", outcome_text(&summary))).await;
+    let summary = run_engine(&sqs, &plan, &run, prepared.approximate_visible).await;
+    let audited = finish_audit(&run, service::tally(&summary.counts), &format!("fallback replay: {}", service::outcome_text(&summary))).await;
     report(&summary, "redrive", &prepared.dlq_name, audit_id, args.json, json!({ "pool": pool, "mode": "filtered_fallback" }))?;
     audited?;
     Ok(exit_code_of(&summary))

@@ -263,7 +263,7 @@ pub struct StartedReplay {
     plan: ReplayPlan,
 }
 
-fn filters_json(filter: &Filter, extra: Value) -> Value {
+pub(crate) fn filters_json(filter: &Filter, extra: Value) -> Value {
     let mut value = serde_json::to_value(filter).unwrap_or_else(|_| json!({}));
     if let (Value::Object(map), Value::Object(extra)) = (&mut value, extra) {
         map.extend(extra.into_iter().filter(|(_, v)| !v.is_null()));
@@ -355,7 +355,7 @@ impl<S: ProgressSink> Observer for Persisted<'_, S> {
     }
 }
 
-fn tally(counts: &Counts) -> Tally {
+pub(crate) fn tally(counts: &Counts) -> Tally {
     Tally { matched: counts.matched, moved: counts.moved, skipped: counts.skipped, failed: counts.failed() }
 }
 
@@ -395,7 +395,7 @@ pub enum RedriveStart {
     Replay(Box<StartedReplay>),
 }
 
-async fn queue_arn(sqs: &Sqs, url: &str, name: &str, pool: Pool, env: &str) -> Result<String, OpsError> {
+pub(crate) async fn queue_arn(sqs: &Sqs, url: &str, name: &str, pool: Pool, env: &str) -> Result<String, OpsError> {
     sqs.queue_attributes(url, &[QueueAttributeName::QueueArn])
         .await?
         .and_then(|mut attrs| attrs.remove(&QueueAttributeName::QueueArn))
