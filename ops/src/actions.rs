@@ -20,9 +20,9 @@ use crate::cli::{
 use crate::dlq::SweepStats;
 use crate::errors::{OpsError, exit};
 use crate::filter::{Filter, parse_rate};
-use crate::{queues, service};
 use crate::replay::{self, Counts, Observer, ReplayPlan, ReplaySummary, Stopped, Target};
 use crate::table::{human_age, render};
+use crate::{queues, service};
 use jobfleet_runtime::config::Config;
 use jobfleet_runtime::sqs::client::MoveTaskStart;
 use jobfleet_runtime::sqs::{Sqs, SqsErrorKind};
@@ -444,7 +444,8 @@ pub(crate) async fn redrive(config: &Config, args: RedriveArgs) -> Result<ExitCo
         crash_after_first_send: false,
     };
     let summary = run_engine(&sqs, &plan, &run, prepared.approximate_visible).await;
-    let audited = finish_audit(&run, service::tally(&summary.counts), &format!("fallback replay: {}", service::outcome_text(&summary))).await;
+    let audited =
+        finish_audit(&run, service::tally(&summary.counts), &format!("fallback replay: {}", service::outcome_text(&summary))).await;
     report(&summary, "redrive", &prepared.dlq_name, audit_id, args.json, json!({ "pool": pool, "mode": "filtered_fallback" }))?;
     audited?;
     Ok(exit_code_of(&summary))

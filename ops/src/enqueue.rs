@@ -24,6 +24,17 @@ pub struct EnqueueRequest {
     /// MessageGroupId: the ordering group on a FIFO pool (default there:
     /// each job its own group), a tenant on a standard queue.
     pub group: Option<String>,
+    /// One of the pool's priority queues instead of its own queue.
+    pub priority_queue: Option<String>,
+}
+
+/// What [`enqueue`] sent, and where.
+#[derive(Debug, Clone)]
+pub struct Enqueued {
+    pub pool: Pool,
+    /// The queue's name.
+    pub queue: String,
+    pub ids: Vec<Uuid>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,14 +51,20 @@ pub enum EnqueueError {
     Delay(u32),
     #[error("--delay: pool {0}'s queue is FIFO, and SQS has no per-message delay on FIFO queues")]
     FifoDelay(Pool),
+    #[error("--queue {queue}: not a priority queue of pool {pool}.\n  hint: {known}")]
+    UnknownQueue { pool: Pool, queue: String, known: String },
+    #[error(
+        "--queue {queue}: queue {name} does not exist.\n  hint: create it with the pool's Terraform (`priority_queues`), or locally `make stack-up` with JOBFLEET_CONFIG naming the file that declares it"
+    )]
+    QueueMissing { queue: String, name: String },
     #[error("{0}")]
     Router(#[from] jobfleet_runtime::dispatch::router::RouterError),
     #[error("{0}")]
     Sqs(#[from] jobfleet_runtime::sqs::SqsError),
 }
 
-/// Validates and sends; returns the job ids.
-pub async fn enqueue(config: &Config, request: EnqueueRequest) -> Result<(Pool, Vec<Uuid>), EnqueueError> {
+/// Validates and sends; returns the job ids and the queue they went to.
+pub async fn enqueue(config: &Config, request: EnqueueRequest) -> Result<Enqueued, EnqueueError> {
     if let Some(delay) = request.delay_secs.filter(|d| *d > 900) {
         return Err(EnqueueError::Delay(delay));
     }
@@ -78,9 +95,16 @@ pub async fn enqueue(config: &Config, request: EnqueueRequest) -> Result<(Pool, 
         .map_err(|e| EnqueueError::InvalidPayload { job_type: request.job_type.clone(), reason: e.message().to_owned() })?;
 
     let sqs = Sqs::from_env().await;
-    let queue_url = match &config.queue_url {
-        Some(url) => url.clone(),
-        None => sqs.queue_url(&crate::queues::queue_name(config, pool)).await?,
+    let (queue, queue_url) = match &request.priority_queue {
+        None => {
+            let name = crate::queues::queue_name(config, pool);
+            let url = match &config.queue_url {
+                Some(url) => url.clone(),
+                None => sqs.queue_url(&name).await?,
+            };
+            (name, url)
+        }
+        Some(queue) => priority_queue_url(&sqs, config, pool, queue).await?,
     };
     let fifo = is_fifo_queue(&queue_url);
     if fifo && request.delay_secs.is_some_and(|d| d > 0) {
@@ -110,5 +134,27 @@ pub async fn enqueue(config: &Config, request: EnqueueRequest) -> Result<(Pool, 
         sqs.send(&queue_url, &message, delay).await?;
         ids.push(envelope.id);
     }
-    Ok((pool, ids))
+    Ok(Enqueued { pool, queue, ids })
+}
+
+/// The name and URL of priority queue `queue` of `pool`.
+async fn priority_queue_url(sqs: &Sqs, config: &Config, pool: Pool, queue: &str) -> Result<(String, String), EnqueueError> {
+    let lanes = config.queue_lanes(pool).unwrap_or_default();
+    let Some(lane) = lanes.iter().find(|l| !l.is_own() && l.label == queue) else {
+        let names: Vec<&str> = lanes.iter().filter(|l| !l.is_own()).map(|l| l.label.as_str()).collect();
+        let known = if names.is_empty() {
+            format!("pool {pool} has no priority queues ([pools.{pool}.priority_queues.<name>] in the file JOBFLEET_CONFIG names)")
+        } else {
+            format!("pool {pool}'s priority queues: {}", names.join(", "))
+        };
+        return Err(EnqueueError::UnknownQueue { pool, queue: queue.to_owned(), known });
+    };
+    let url = match &lane.queue_url {
+        Some(url) => url.clone(),
+        None => sqs
+            .find_queue_url(&lane.queue_name)
+            .await?
+            .ok_or_else(|| EnqueueError::QueueMissing { queue: queue.to_owned(), name: lane.queue_name.clone() })?,
+    };
+    Ok((lane.queue_name.clone(), url))
 }

@@ -72,9 +72,14 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         count: u32,
         /// MessageGroupId: on a FIFO pool the jobs of one group run in
-        /// order (default there: each job its own group).
+        /// order (default there: each job its own group); on a fair pool
+        /// the tenant.
         #[arg(long)]
         group: Option<String>,
+        /// One of the pool's priority queues (`[pools.<pool>.priority_queues.<name>]`)
+        /// instead of the pool's own queue.
+        #[arg(long)]
+        queue: Option<String>,
     },
     /// Queue depths per pool: visible, in flight, delayed, DLQ.
     Queues(jobfleet_ops::cli::QueuesArgs),
@@ -128,18 +133,27 @@ async fn main() -> ExitCode {
             }
             Err(e) => fail(1, e),
         },
-        Command::Enqueue { job_type, payload, pool, payload_version, delay, count, group } => {
+        Command::Enqueue { job_type, payload, pool, payload_version, delay, count, group, queue } => {
             let payload = match read_payload(&payload) {
                 Ok(p) => p,
                 Err(e) => return fail(2, e),
             };
-            let request = EnqueueRequest { job_type, payload, version: payload_version, pool, delay_secs: delay, count, group };
+            let request = EnqueueRequest {
+                job_type,
+                payload,
+                version: payload_version,
+                pool,
+                delay_secs: delay,
+                count,
+                group,
+                priority_queue: queue,
+            };
             match enqueue(&config, request).await {
-                Ok((pool, ids)) => {
-                    for id in &ids {
+                Ok(sent) => {
+                    for id in &sent.ids {
                         println!("{id}");
                     }
-                    eprintln!("enqueued {} job(s) to {}", ids.len(), jobfleet_ops::queues::queue_name(&config, pool));
+                    eprintln!("enqueued {} job(s) to {}", sent.ids.len(), sent.queue);
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(2, e),

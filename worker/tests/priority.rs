@@ -1,7 +1,8 @@
 //! A pool with a priority queue end to end against moto: a job sent to the
 //! priority queue runs, one that fails for good is dead-lettered to that
 //! queue's own DLQ, and the operator commands list it (`worker queues`,
-//! `worker dlq list --queue`) and replay it back to its queue. The sharing
+//! `worker dlq list --queue`), replay it back to its queue and send jobs
+//! there by hand (`worker enqueue --queue`). The sharing
 //! of slots under saturation is the reliability suite's `priority_queues`.
 
 mod common;
@@ -116,4 +117,19 @@ async fn a_priority_queue_has_its_own_dead_letters_which_the_operator_lists_and_
     assert_eq!(queues.counts(&high_dlq).await, (0, 0));
     assert_eq!(queues.counts(&queues.dlq_url).await, (0, 0));
     running.stop().await;
+
+    // By hand: `worker enqueue --queue high` sends to the priority queue.
+    let sent = worker(&queues, &["enqueue", "diag.noop", "--pool", "media", "--queue", "high", "--count", "2"]).await;
+    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+    assert!(String::from_utf8_lossy(&sent.stderr).contains(&format!("to {base}")), "names the queue");
+    // Visible or in flight: a long poll of the stopped worker that SQS had not ended yet may take one.
+    let total = |(visible, in_flight): (u64, u64)| visible + in_flight;
+    assert_eq!(
+        (total(queues.counts(&high).await), total(queues.counts(&queues.queue_url).await)),
+        (2, 0),
+        "both in high, none in the pool's own"
+    );
+    let wrong = worker(&queues, &["enqueue", "diag.noop", "--pool", "media", "--queue", "bulk"]).await;
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(wrong.status.code() == Some(2) && stderr.contains("--queue bulk") && stderr.contains("high"), "{stderr}");
 }
