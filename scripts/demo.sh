@@ -6,7 +6,9 @@
 # (successes, slow jobs, transient failures, a panic, a permanent failure)
 # and bad messages sent by a non-Rust client — then prints what happened:
 # the ledger per type, what each handler produced, the dead-letter queue
-# with reasons, a few metrics, and the drain on SIGTERM.
+# with reasons, a few metrics, and the drain on SIGTERM. The notifications
+# pool also consumes a priority queue (examples/priority-queues.toml): one-time
+# passwords sent while a backlog drains start ahead of it.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +23,7 @@ BUCKET=local-jobfleet-media
 SECRET="demo-signing-secret-0123456789"
 SENDER="demo@jobfleet.local"
 WEBHOOKS="$STATE/demo-webhooks.jsonl"
+PRIORITY_CONFIG="$ROOT/examples/priority-queues.toml"
 RUN="demo-$(date +%s)"
 mkdir -p "$STATE"
 : >"$WEBHOOKS"
@@ -52,6 +55,7 @@ cargo build -q --locked -p loadtest --bin media-corpus
 "$ROOT/target/debug/media-corpus" "$STATE/demo-corpus" --photos 1 --size 2400x1600 >/dev/null
 "$PY" "$TOOLS" upload "$BUCKET" "uploads/$RUN/photo.jpg" "$STATE/demo-corpus/photo-00.jpg"
 "$PY" "$TOOLS" verify-sender "$SENDER"
+JOBFLEET_CONFIG="$PRIORITY_CONFIG" "$PY" "$ROOT/scripts/stack_resources.py" >/dev/null
 echo "uploaded s3://$BUCKET/uploads/$RUN/photo.jpg (2400x1600 JPEG); verified $SENDER"
 
 "$BIN" migrate >/dev/null
@@ -61,7 +65,10 @@ for pool in media notifications ai; do
   ADMIN[$pool]="127.0.0.1:$((PORT_BASE + i))"
   i=$((i + 1))
   step "starting a worker for pool $pool (admin ${ADMIN[$pool]}, log: .stack/demo-$pool.log)"
-  JOBFLEET_ADMIN_ADDR="${ADMIN[$pool]}" "$BIN" run --pool "$pool" >"$STATE/demo-$pool.log" 2>&1 &
+  # notifications also consumes its priority queue `high` (examples/priority-queues.toml).
+  config=()
+  if [ "$pool" = notifications ]; then config=("JOBFLEET_CONFIG=$PRIORITY_CONFIG"); fi
+  env "${config[@]}" JOBFLEET_ADMIN_ADDR="${ADMIN[$pool]}" "$BIN" run --pool "$pool" >"$STATE/demo-$pool.log" 2>&1 &
   WORKER[$pool]=$!
   PIDS+=($!)
   for _ in $(seq 1 100); do curl -fsS "http://${ADMIN[$pool]}/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -120,6 +127,27 @@ psql "$DATABASE_URL" -P pager=off -qAt -c "
 step "dead-letter queue local-jobfleet-media-dlq (this run's messages, with their reasons)"
 "$PY" "$TOOLS" show-dlq --since-file "$IDS_FILE"
 
+step "a priority queue: 3 one-time passwords sent to local-jobfleet-notifications-high while 40 jobs of 250 ms drain from local-jobfleet-notifications (4 slots, weights 8:1)"
+BACKLOG_FILE="$(mktemp)"
+"$BIN" enqueue diag.sleep --pool notifications --payload '{"ms": 250}' --count 40 >"$BACKLOG_FILE"
+JOBFLEET_CONFIG="$PRIORITY_CONFIG" "$BIN" enqueue notify.sms --pool notifications --queue high \
+  --payload '{"phone_number": "+14155550100", "message": "Your one-time password is 731904"}' --count 3 >>"$BACKLOG_FILE"
+mapfile -t PQ_IDS < <(grep -E '^[0-9a-f-]{36}$' "$BACKLOG_FILE")
+PQ_LIST="$(printf "'%s'," "${PQ_IDS[@]}")"; PQ_LIST="${PQ_LIST%,}"
+for i in $(seq 1 300); do
+  done_count="$(psql "$DATABASE_URL" -qAtc "select count(*) from jobs where id in ($PQ_LIST) and status in ('succeeded','failed','dead')")"
+  [ "$done_count" -eq "${#PQ_IDS[@]}" ] && break
+  [ "$i" -eq 300 ] && { echo "timed out: $done_count of ${#PQ_IDS[@]} finished"; tail -5 "$STATE/demo-notifications.log"; exit 1; }
+  sleep 0.2
+done
+psql "$DATABASE_URL" -P pager=off -c "
+  select case job_type when 'notify.sms' then 'notifications-high' else 'notifications' end as queue, job_type,
+         count(*) as jobs, min(status) as status,
+         round(avg(extract(epoch from started_at - enqueued_at))::numeric, 2) as avg_wait_s,
+         round(max(extract(epoch from started_at - enqueued_at))::numeric, 2) as max_wait_s
+  from jobs where id in ($PQ_LIST) group by 1, 2 order by 1 desc"
+rm -f "$BACKLOG_FILE"
+
 step "metrics (http://${ADMIN[media]}/metrics, excerpt)"
 curl -fsS "http://${ADMIN[media]}/metrics" | grep -E '^jobfleet_(jobs_total|sqs_requests_total|pool_concurrency|jobs_in_flight)' | sort
 
@@ -143,5 +171,6 @@ echo
 echo "demo finished: every pool ran its handlers against real peers, dead-lettered the bad messages with reasons, and drained cleanly."
 echo
 echo "the operator console (fleet overview, job search, dead-letter triage and replay) over this stack:"
-echo "  JOBFLEET_CONSOLE_AUTH=token JOBFLEET_CONSOLE_TOKEN=demo-token-0123456789 JOBFLEET_CONSOLE_ALLOW_ANONYMOUS=true \\"
+echo "  JOBFLEET_CONFIG=examples/priority-queues.toml JOBFLEET_CONSOLE_AUTH=token JOBFLEET_CONSOLE_TOKEN=demo-token-0123456789 \\"
+echo "  JOBFLEET_CONSOLE_ALLOW_ANONYMOUS=true \\"
 echo "    target/debug/worker console        # then open http://127.0.0.1:9400/ (read-only without the token; docs/operations.md)"
