@@ -181,6 +181,22 @@ fn jobfleet_config_names_the_file_and_is_not_a_setting() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The example `make demo` runs its notifications worker with loads and
+/// keeps the pool's routing (the file adds to the defaults).
+#[test]
+fn the_priority_queue_example_loads() {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/priority-queues.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_worker")).arg("config").env("JOBFLEET_CONFIG", &file).output().expect("worker config");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let config: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let notifications = &config["pools"]["notifications"];
+    assert_eq!(
+        (&notifications["priority_queues"]["high"]["weight"], &notifications["job_types"]),
+        (&json!(8), &json!(["notify.*"])),
+        "{config}"
+    );
+}
+
 /// `worker control` and `worker console` take their own flags from
 /// `JOBFLEET_CONTROL_*` / `JOBFLEET_CONSOLE_*` (charts/fleet sets them in
 /// its ConfigMap), and every subcommand first loads the settings from
