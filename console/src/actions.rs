@@ -16,6 +16,7 @@ use time::format_description::well_known::Rfc3339;
 use jobfleet_ops::audit::{self, Origin};
 use jobfleet_ops::filter::{Filter, parse_rate};
 use jobfleet_ops::replay::Quiet;
+use jobfleet_ops::queues;
 use jobfleet_ops::service::{self, DlqKey, Purged, RedriveStart, ReplayRequest, StartedReplay};
 
 use crate::auth::{CSRF_FIELD, Principal};
@@ -214,9 +215,10 @@ pub async fn replay(state: &Arc<AppState>, principal: &Principal, key: &str, for
     let preview = audit::get(&state.db, &state.config.env, form.preview_id).await?.ok_or_else(stale)?;
     let fresh = OffsetDateTime::now_utc() - preview.at < PREVIEW_VALID;
     // The same DLQ, not only the same pool: a preview of a priority
-    // queue's DLQ must not start a replay of the pool's own.
-    let same_dlq =
-        preview.pool == key.pool.as_str() && DlqKey::for_dlq_name(&state.config, key.pool, &preview.queue).as_ref() == Some(&key);
+    // queue's DLQ must not start a replay of the pool's own. Named as the
+    // preview's audit row named it (the queue its URL ends in).
+    let dlq_name = queues::name_in_url(&queues::require_dlq(&state.sqs, &config, key.pool).await?);
+    let same_dlq = preview.pool == key.pool.as_str() && preview.queue == dlq_name;
     if preview.action != "replay" || !preview.dry_run || !preview.finished || !same_dlq || !fresh {
         return Err(stale());
     }
