@@ -15,8 +15,8 @@ use time::format_description::well_known::Rfc3339;
 
 use jobfleet_ops::audit::{self, Origin};
 use jobfleet_ops::filter::{Filter, parse_rate};
-use jobfleet_ops::replay::Quiet;
 use jobfleet_ops::queues;
+use jobfleet_ops::replay::Quiet;
 use jobfleet_ops::service::{self, DlqKey, Purged, RedriveStart, ReplayRequest, StartedReplay};
 
 use crate::auth::{CSRF_FIELD, Principal};
