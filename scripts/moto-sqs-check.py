@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Checks that the local SQS emulator keeps the FIFO guarantees jobfleet's FIFO pools rely on,
-and serves a fair queue's quiet tenants first as SQS fair queues do.
+serves a fair queue's quiet tenants first as SQS fair queues do, and loses no message to
+concurrent sends and deletes.
 
     .tools/stack-venv/bin/python scripts/moto-sqs-check.py [ENDPOINT]   (default $AWS_ENDPOINT_URL)
 
-`make test-reliability` runs it before the scenarios: a stock moto 5.2.5 fails cases b2, f, t and q
-(see scripts/moto_sqs.py, which scripts/stack.sh runs instead), and the topology scenarios
-(reliability/tests/topologies.rs) would then fail for the emulator's reasons, not the runtime's.
-Each case uses fresh FIFO queues; exit status 1 if any case fails. Bodies are "G<n>" (group G)
-and "H<n>" (group H). About 15 s.
+`make test-reliability` runs it before the scenarios. A stock moto 5.2.5 fails cases b2, f and q;
+scripts/moto_sqs.py without its delete fix fails t (stock moto's delete is the same code, but a
+stock server is too slow to run t in reasonable time). Against such an emulator the topology
+scenarios (reliability/tests/topologies.rs) would fail for the emulator's reasons, not the
+runtime's; scripts/stack.sh runs scripts/moto_sqs.py instead. Each case uses fresh queues; exit
+status 1 if any case fails. Bodies are "G<n>" (group G) and "H<n>" (group H). About 25 s (case t,
+7,000 messages, half of it).
 """
 
 from __future__ import annotations
