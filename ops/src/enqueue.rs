@@ -139,16 +139,11 @@ pub async fn enqueue(config: &Config, request: EnqueueRequest) -> Result<Enqueue
 
 /// The name and URL of priority queue `queue` of `pool`.
 async fn priority_queue_url(sqs: &Sqs, config: &Config, pool: Pool, queue: &str) -> Result<(String, String), EnqueueError> {
-    let lanes = config.queue_lanes(pool).unwrap_or_default();
-    let Some(lane) = lanes.iter().find(|l| !l.is_own() && l.label == queue) else {
-        let names: Vec<&str> = lanes.iter().filter(|l| !l.is_own()).map(|l| l.label.as_str()).collect();
-        let known = if names.is_empty() {
-            format!("pool {pool} has no priority queues ([pools.{pool}.priority_queues.<name>] in the file JOBFLEET_CONFIG names)")
-        } else {
-            format!("pool {pool}'s priority queues: {}", names.join(", "))
-        };
-        return Err(EnqueueError::UnknownQueue { pool, queue: queue.to_owned(), known });
-    };
+    let lane = crate::queues::priority_lane(config, pool, queue).map_err(|known| EnqueueError::UnknownQueue {
+        pool,
+        queue: queue.to_owned(),
+        known,
+    })?;
     let url = match &lane.queue_url {
         Some(url) => url.clone(),
         None => sqs

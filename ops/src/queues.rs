@@ -94,6 +94,21 @@ pub async fn lane_urls(sqs: &Sqs, lane: &QueueLane) -> Result<(Option<String>, O
     Ok((find(&lane.queue_url, &lane.queue_name).await?, find(&lane.dlq_url, &lane.dlq_name).await?))
 }
 
+/// Priority queue `name` of `pool`, or a hint naming the pool's priority
+/// queues (for the error of whoever asked: a usage error, a 404).
+pub fn priority_lane(config: &Config, pool: Pool, name: &str) -> Result<QueueLane, String> {
+    let lanes: Vec<QueueLane> = config.queue_lanes(pool).map_err(|e| e.to_string())?.into_iter().filter(|l| !l.is_own()).collect();
+    if let Some(lane) = lanes.iter().find(|l| l.label == name) {
+        return Ok(lane.clone());
+    }
+    let names: Vec<&str> = lanes.iter().map(|l| l.label.as_str()).collect();
+    Err(if names.is_empty() {
+        format!("pool {pool} has no priority queues ([pools.{pool}.priority_queues.<name>] in the file JOBFLEET_CONFIG names)")
+    } else {
+        format!("pool {pool}'s priority queues: {}", names.join(", "))
+    })
+}
+
 /// The DLQ URL of a command's `--pool`, or the operator error naming what was tried.
 pub async fn require_dlq(sqs: &Sqs, config: &Config, pool: Pool) -> Result<String, OpsError> {
     dlq_url(sqs, config, pool, true).await?.ok_or_else(|| OpsError::queue_missing(&dlq_name(config, pool), pool, &config.env))

@@ -120,18 +120,10 @@ impl DlqKey {
     /// The configured priority queue the key names (`None` for the pool's own).
     fn lane(&self, config: &Config) -> Result<Option<QueueLane>, OpsError> {
         let Some(queue) = &self.priority_queue else { return Ok(None) };
-        let pool = self.pool;
-        let lanes = config.queue_lanes(pool).map_err(|e| OpsError::usage(e.to_string()))?;
-        let names: Vec<&str> = lanes.iter().filter(|l| !l.is_own()).map(|l| l.label.as_str()).collect();
-        let hint = if names.is_empty() {
-            format!("pool {pool} has no priority queues ([pools.{pool}.priority_queues.<name>] in the file JOBFLEET_CONFIG names)")
-        } else {
-            format!("pool {pool}'s priority queues: {}; without one, the pool's own DLQ", names.join(", "))
-        };
-        match lanes.iter().find(|l| l.label == *queue && !l.is_own()) {
-            Some(lane) => Ok(Some(lane.clone())),
-            None => Err(OpsError::not_found(format!("{queue:?} is not a priority queue of pool {pool}")).hint(hint)),
-        }
+        queues::priority_lane(config, self.pool, queue).map(Some).map_err(|hint| {
+            OpsError::not_found(format!("{queue:?} is not a priority queue of pool {}", self.pool))
+                .hint(format!("{hint}; without one, the pool's own DLQ"))
+        })
     }
 }
 
