@@ -379,6 +379,10 @@ pub fn triage(ctx: &Ctx, d: &TriageData) -> Markup {
 pub fn browse(ctx: &Ctx, d: &BrowseData) -> Markup {
     let key = &d.dlq_key;
     let f = &d.params;
+    // A FIFO or fair pool's dead letters carry their group (order, or
+    // tenant), and a replay keeps it: the operator sees which groups a
+    // selection touches.
+    let grouped = d.messages.iter().any(|m| m.group_id.is_some());
     let body = html! {
         form.filters method="get" action=(format!("/dlq/{key}/messages")) {
             (filter_inputs(f.job_type.as_deref(), f.error_class.as_deref(), f.since.as_deref()))
@@ -393,7 +397,9 @@ pub fn browse(ctx: &Ctx, d: &BrowseData) -> Markup {
             table.list {
                 thead { tr {
                     @if ctx.principal.is_operator() { th scope="col" { span.sr { "Select" } } }
-                    th scope="col" { "Message" } th scope="col" { "Job" } th scope="col" { "Type" } th scope="col" { "Error class" }
+                    th scope="col" { "Message" } th scope="col" { "Job" }
+                    @if grouped { th scope="col" { "Message group" } }
+                    th scope="col" { "Type" } th scope="col" { "Error class" }
                     th scope="col" { "Error" } th scope="col" { "Attempts" } th scope="col" { "Failed" } } }
                 tbody {
                     @for m in &d.messages {
@@ -403,6 +409,7 @@ pub fn browse(ctx: &Ctx, d: &BrowseData) -> Markup {
                             }
                             td { a.mono href=(format!("/dlq/{key}/messages/{}", m.message_id)) { (m.message_id.get(..8).unwrap_or(&m.message_id)) "…" } }
                             td { @if let Some(id) = m.job_id { a.mono href=(format!("/jobs/{id}")) { (id) } } @else { "–" } }
+                            @if grouped { td.mono { (opt(&m.group_id)) } }
                             td { (opt(&m.job_type)) } td { (opt(&m.error_class)) } td { (opt(&m.error_message)) }
                             td.num { (m.attempts.map(|a| a.to_string()).unwrap_or_default()) } td { (when(m.failed_at)) }
                         }
@@ -434,6 +441,9 @@ pub fn message(ctx: &Ctx, d: &MessageDetail) -> Markup {
             tr { th scope="row" { "Replayed before" } td { (m.replay_count) " time(s)" } }
             tr { th scope="row" { "Failed at" } td { (when(m.failed_at)) } }
             tr { th scope="row" { "Source queue" } td.mono { (opt(&m.source_queue)) } }
+            @if let Some(group) = &m.group_id {
+                tr { th scope="row" { "Message group" } td { span.mono { (group) } " (a replay keeps it: a FIFO pool's order, a fair pool's tenant)" } }
+            }
             @if let Some(e) = &m.decode_error { tr { th scope="row" { "Not a valid envelope" } td { (e) } } }
         } }
         h2 { "Body" }

@@ -363,3 +363,53 @@ async fn a_priority_queues_dead_letters_are_triaged_replayed_and_purged_on_their
         sqlx::query_as("SELECT queue FROM dlq_audit WHERE env = $1 ORDER BY id").bind(&c.env).fetch_all(&c.db).await.expect("audit");
     assert!(queues.iter().all(|(q,)| *q == urgent_dlq), "every audit row names the priority queue's DLQ: {queues:?}");
 }
+
+/// A FIFO pool's dead letters show their message group, on the list and on
+/// the message's page, and a replay from the console puts each back into
+/// its group. A standard pool's list has no group column.
+#[tokio::test]
+async fn a_fifo_pools_dead_letters_show_their_group_and_replay_into_it() {
+    let c = TestConsole::start_fifo().await;
+    let seeded = c.seed_grouped("order-42", "media.thumbnail", "decode_error", 2, json!({})).await;
+    c.seed_grouped("order-7", "media.thumbnail", "decode_error", 1, json!({})).await;
+
+    let list = c.get_as("bob", "/dlq/media/messages").await.text().await.expect("html");
+    assert!(list.contains(r#"<th scope="col">Message group</th>"#), "the list has a group column: {list}");
+    assert!(list.contains("order-42") && list.contains("order-7"), "the list names each message's group: {list}");
+    let (_, message_id) = &seeded[0];
+    let page = c.get_as("bob", &format!("/dlq/media/messages/{message_id}")).await.text().await.expect("html");
+    assert!(page.contains("Message group") && page.contains("order-42"), "the message's page names its group: {page}");
+
+    let preview: Value = c.post_json("alice", "/api/dlq/media/replay/preview", json!({})).await.json().await.expect("preview");
+    assert_eq!(preview["summary"]["matched"], 3, "{preview}");
+    let preview_id = preview["preview_id"].as_i64().expect("id");
+    let started = c.post_json("alice", "/api/dlq/media/replay", json!({ "preview_id": preview_id })).await;
+    assert_eq!(started.status(), StatusCode::ACCEPTED);
+    let audit_id = started.json::<Value>().await.expect("json")["audit_id"].as_i64().expect("id");
+    let status = c.wait_finished("alice", audit_id).await;
+    assert_eq!(status["record"]["moved"].as_i64(), Some(3), "{status}");
+    let received = c
+        .sqs
+        .receive_message()
+        .queue_url(&c.queue_url)
+        .max_number_of_messages(10)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId)
+        .send()
+        .await
+        .expect("receive");
+    let mut groups: Vec<String> = received
+        .messages()
+        .iter()
+        .filter_map(|m| m.attributes()?.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId).cloned())
+        .collect();
+    groups.sort();
+    // A FIFO receive returns a group's messages in order, one or several:
+    // which groups arrived is what matters here, not how many of each.
+    groups.dedup();
+    assert_eq!(groups, ["order-42", "order-7"], "replayed into their groups");
+
+    let standard = TestConsole::start().await;
+    standard.seed("media.thumbnail", "decode_error", 1, json!({})).await;
+    let list = standard.get_as("bob", "/dlq/media/messages").await.text().await.expect("html");
+    assert!(!list.contains("Message group"), "a standard pool's list has no group column: {list}");
+}

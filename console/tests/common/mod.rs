@@ -57,9 +57,21 @@ pub async fn sqs() -> Client {
 /// Creates a DLQ and a queue that dead-letters to it, as Terraform does;
 /// returns (queue URL, DLQ URL).
 pub async fn create_pair(sqs: &Client, queue: &str, dlq: &str) -> (String, String) {
+    create_pair_of(sqs, queue, dlq, false).await
+}
+
+/// [`create_pair`] for a FIFO pool: both FIFO queues (the names must end
+/// in `.fifo`).
+pub async fn create_fifo_pair(sqs: &Client, queue: &str, dlq: &str) -> (String, String) {
+    create_pair_of(sqs, queue, dlq, true).await
+}
+
+async fn create_pair_of(sqs: &Client, queue: &str, dlq: &str, fifo: bool) -> (String, String) {
+    let fifo_attribute = fifo.then(|| (QueueAttributeName::FifoQueue, "true".to_owned()));
     let dlq_url = sqs
         .create_queue()
         .queue_name(dlq)
+        .set_attributes(fifo_attribute.clone().map(|a| HashMap::from([a])))
         .send()
         .await
         .unwrap_or_else(|e| panic!("create DLQ: {e:?}; {STACK_HINT}"))
@@ -76,16 +88,19 @@ pub async fn create_pair(sqs: &Client, queue: &str, dlq: &str) -> (String, Strin
         .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
         .expect("arn");
     let redrive = json!({ "deadLetterTargetArn": arn, "maxReceiveCount": "10" }).to_string();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(queue)
-        .attributes(QueueAttributeName::RedrivePolicy, redrive)
-        .send()
-        .await
-        .expect("create queue")
-        .queue_url
-        .expect("url");
+    let mut attributes: HashMap<QueueAttributeName, String> = fifo_attribute.into_iter().collect();
+    attributes.insert(QueueAttributeName::RedrivePolicy, redrive);
+    let queue_url =
+        sqs.create_queue().queue_name(queue).set_attributes(Some(attributes)).send().await.expect("create queue").queue_url.expect("url");
     (queue_url, dlq_url)
+}
+
+/// Where seeded dead letters go, and what they say they came from.
+struct SeedTarget<'a> {
+    dlq_url: &'a str,
+    source_queue: &'a str,
+    /// The MessageGroupId of a FIFO pool's dead letters.
+    group: Option<&'a str>,
 }
 
 /// Settings as flags; the defaults of every test: proxy from 127.0.0.1 and
@@ -127,6 +142,18 @@ impl TestConsole {
         let base = format!("{}-{name}", Pool::MEDIA.queue_name(&console.env));
         let (queue_url, dlq_url) = create_pair(&console.sqs, &base, &format!("{base}-dlq")).await;
         (console, queue_url, dlq_url)
+    }
+
+    /// A console whose media pool is a FIFO pool; its `queue_url` and
+    /// `dlq_url` are the FIFO queues.
+    pub async fn start_fifo() -> Self {
+        let mut console = Self::start_configured(DEFAULT_ARGS, |config| {
+            config.pools.entry(Pool::MEDIA).or_default().fifo = Some(true);
+        })
+        .await;
+        let (queue, dlq) = (Pool::MEDIA.queue_name(&console.env), Pool::MEDIA.dlq_name(&console.env));
+        (console.queue_url, console.dlq_url) = create_fifo_pair(&console.sqs, &format!("{queue}.fifo"), &format!("{dlq}.fifo")).await;
+        console
     }
 
     /// A console over the media pool's queues in a new environment, with
@@ -197,6 +224,32 @@ impl TestConsole {
         n: usize,
         payload: Value,
     ) -> Vec<(Uuid, String)> {
+        self.seed_dead_letters(SeedTarget { dlq_url, source_queue, group: None }, job_type, error_class, n, payload).await
+    }
+
+    /// [`Self::seed`] into a FIFO pool's DLQ ([`Self::start_fifo`]) as the
+    /// worker leaves them there: with their message group and a
+    /// deduplication id.
+    pub async fn seed_grouped(&self, group: &str, job_type: &str, error_class: &str, n: usize, payload: Value) -> Vec<(Uuid, String)> {
+        let source = format!("{}.fifo", Pool::MEDIA.queue_name(&self.env));
+        self.seed_dead_letters(
+            SeedTarget { dlq_url: &self.dlq_url, source_queue: &source, group: Some(group) },
+            job_type,
+            error_class,
+            n,
+            payload,
+        )
+        .await
+    }
+
+    async fn seed_dead_letters(
+        &self,
+        SeedTarget { dlq_url, source_queue, group }: SeedTarget<'_>,
+        job_type: &str,
+        error_class: &str,
+        n: usize,
+        payload: Value,
+    ) -> Vec<(Uuid, String)> {
         let failed_at = OffsetDateTime::now_utc().format(&Rfc3339).expect("time");
         let mut out = Vec::new();
         for _ in 0..n {
@@ -222,6 +275,8 @@ impl TestConsole {
                 .queue_url(dlq_url)
                 .message_body(body)
                 .set_message_attributes(Some(attrs))
+                .set_message_group_id(group.map(str::to_owned))
+                .set_message_deduplication_id(group.map(|_| id.to_string()))
                 .send()
                 .await
                 .expect("seed");
