@@ -11,10 +11,11 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use jobfleet_runtime::sqs::error::SqsErrorKind;
 use tokio_stream::Stream;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tokio_util::sync::CancellationToken;
-use tonic::{Request, Response, Status};
+use tonic::{Code, Request, Response, Status};
 
 use crate::proto::external_scaler_server::{ExternalScaler, ExternalScalerServer};
 use crate::proto::{
@@ -76,8 +77,21 @@ impl Scaler {
     }
 }
 
-fn unavailable(e: LookupError) -> Status {
-    Status::unavailable(e.to_string())
+/// The status KEDA logs for a failed lookup. Its code says whether waiting
+/// helps: a queue that does not exist or a missing IAM permission needs the
+/// deployment fixed; throttling, an unreachable SQS or the ledger down pass.
+fn status(e: LookupError) -> Status {
+    let code = match &e {
+        LookupError::Sqs(sqs) => match sqs.kind {
+            SqsErrorKind::NotFound => Code::NotFound,
+            SqsErrorKind::Denied => Code::PermissionDenied,
+            SqsErrorKind::Credentials => Code::Unauthenticated,
+            SqsErrorKind::Invalid => Code::Internal,
+            SqsErrorKind::Throttled | SqsErrorKind::Transient | SqsErrorKind::Unreachable => Code::Unavailable,
+        },
+        LookupError::Ledger(_) => Code::Unavailable,
+    };
+    Status::new(code, e.to_string())
 }
 
 type ActiveStream = Pin<Box<dyn Stream<Item = Result<IsActiveResponse, Status>> + Send>>;
@@ -87,7 +101,7 @@ type SpecStream = Pin<Box<dyn Stream<Item = Result<GetMetricSpecResponse, Status
 impl ExternalScaler for Scaler {
     async fn is_active(&self, request: Request<ScaledObjectRef>) -> Result<Response<IsActiveResponse>, Status> {
         let (queues, _) = self.target(request.get_ref())?;
-        let demand = self.fleet.demand(queues).await.map_err(unavailable)?;
+        let demand = self.fleet.demand(queues).await.map_err(status)?;
         Ok(Response::new(IsActiveResponse { result: demand.is_active() }))
     }
 
@@ -143,7 +157,7 @@ impl ExternalScaler for Scaler {
         let request = request.into_inner();
         let object = request.scaled_object_ref.unwrap_or_default();
         let (queues, overrides) = self.target(&object)?;
-        let (_, desired) = self.fleet.recommend(queues, &overrides).await.map_err(unavailable)?;
+        let (_, desired) = self.fleet.recommend(queues, &overrides).await.map_err(status)?;
         let name = if request.metric_name.is_empty() { metric_name(queues.pool.as_str()) } else { request.metric_name };
         Ok(Response::new(GetMetricsResponse {
             metric_values: vec![MetricValue {

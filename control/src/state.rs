@@ -8,6 +8,7 @@ use jobfleet_contract::Pool;
 use jobfleet_runtime::admin::Health;
 use jobfleet_runtime::config::OWN_QUEUE_LABEL;
 use jobfleet_runtime::sqs::Sqs;
+use jobfleet_runtime::sqs::error::SqsError;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -38,12 +39,14 @@ pub struct PriorityQueue {
     pub dlq: String,
 }
 
-#[derive(Debug, Clone, thiserror::Error)]
+/// A lookup behind a scaler answer failed. Typed, so the gRPC status KEDA
+/// logs can say whether waiting helps (`scaler::status`).
+#[derive(Debug, thiserror::Error)]
 pub enum LookupError {
-    #[error("SQS: {0}")]
-    Sqs(String),
+    #[error(transparent)]
+    Sqs(#[from] SqsError),
     #[error("ledger: {0}")]
-    Ledger(String),
+    Ledger(#[from] sqlx::Error),
 }
 
 #[derive(Debug, Default)]
@@ -96,10 +99,15 @@ impl Fleet {
         let mut depths = Vec::with_capacity(1 + queues.priority.len());
         let lanes = std::iter::once((OWN_QUEUE_LABEL, &queues.main)).chain(queues.priority.iter().map(|q| (q.label.as_str(), &q.url)));
         for (label, url) in lanes {
-            let (visible, in_flight, delayed) = self.sqs.queue_depth(url).await.map_err(|e| LookupError::Sqs(e.to_string()))?;
-            depths.push((label.to_owned(), Demand { visible, in_flight, delayed }));
+            depths.push((label.to_owned(), self.depth(url).await?));
         }
         Ok(depths)
+    }
+
+    /// One queue's counts now.
+    async fn depth(&self, url: &str) -> Result<Demand, SqsError> {
+        let (visible, in_flight, delayed) = self.sqs.queue_depth(url).await?;
+        Ok(Demand { visible, in_flight, delayed })
     }
 
     /// The pool's demand now: the sum over its queues.
@@ -128,8 +136,7 @@ impl Fleet {
         .bind(self.settings.history_max_age.as_secs_f64())
         .bind(i64::from(self.settings.history_jobs))
         .fetch_all(&self.db)
-        .await
-        .map_err(|e| LookupError::Ledger(e.to_string()))?;
+        .await?;
         self.health.db_ok();
         let per_type: Vec<(String, u64, f64)> = rows.into_iter().map(|(t, n, mean)| (t, n.max(0) as u64, mean)).collect();
         let mean = sizing::pool_mean_secs(&per_type);
@@ -145,8 +152,12 @@ impl Fleet {
         )
         .bind(pool.as_str())
         .fetch_one(&self.db)
-        .await
-        .map_err(|e| LookupError::Ledger(e.to_string()))?;
+        .await?;
+        // Every sample round's ledger answer keeps readiness fresh: the
+        // history query runs only every `durations_refresh`, and counting on
+        // it alone made `/readyz` fail between refreshes (30 s against a max
+        // age of 3 sample intervals + 5 s).
+        self.health.db_ok();
         Ok(idle.map(|s| s.max(0.0)))
     }
 
@@ -180,8 +191,7 @@ impl Fleet {
         let dlqs =
             std::iter::once(("dlq".to_owned(), &queues.dlq)).chain(queues.priority.iter().map(|q| (format!("{}-dlq", q.label), &q.dlq)));
         for (queue, url) in dlqs.collect::<Vec<_>>() {
-            let (visible, in_flight, delayed) = self.sqs.queue_depth(url).await.map_err(|e| LookupError::Sqs(e.to_string()))?;
-            depths.push((queue, Demand { visible, in_flight, delayed }));
+            depths.push((queue, self.depth(url).await?));
         }
         self.health.sqs_ok();
         for (queue, d) in &depths {

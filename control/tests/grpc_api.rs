@@ -286,6 +286,48 @@ async fn keda_sizes_pools_by_drain_time_and_sees_pools_at_zero() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(status.is_some_and(|s| s.is_success()), "ready once sampled: {status:?}");
+
+    // A queue gone (renamed, deleted, another region) is not a passing
+    // outage: KEDA logs NOT_FOUND with the queue's name, not UNAVAILABLE.
+    f.sqs.delete_queue().queue_url(&reports_url).send().await.expect("delete the reports queue");
+    let answers = keda(addr, None, json!([{ "call": "IsActive", "ref": so(f.reports, &[]) }]));
+    assert_eq!(answers[0]["error"], json!("NOT_FOUND"), "{answers:?}");
+    let details = answers[0]["details"].as_str().unwrap_or_default();
+    assert!(details.contains(&f.reports.queue_name(&f.config.env)) && details.contains("does not exist"), "{answers:?}");
+    stop.cancel();
+    running.wait().await.expect("clean stop");
+    drop(f.db);
+}
+
+/// Readiness stays while SQS and the ledger answer, also between the
+/// ledger history refreshes (here 1 h apart): every sample round's ledger
+/// answer counts. It once counted only the history query, and the fleet
+/// service turned unready a max age after each refresh (3 sample intervals
+/// + 5 s; 35 s by default, with a refresh every 30–40 s). Watched past that
+/// age, since nothing else can show it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_service_stays_ready_between_ledger_history_refreshes() {
+    let f = fixture().await;
+    let settings = ControlSettings { durations_refresh: Duration::from_secs(3600), ..settings() };
+    let max_age = settings.sample_interval * 3 + Duration::from_secs(5);
+    let stop = CancellationToken::new();
+    let running = jobfleet_control::start(&f.config, &settings, stop.clone()).await.expect("fleet service starts");
+    let started = std::time::Instant::now();
+    let readyz = format!("http://{}/readyz", running.admin_addr);
+    let mut ready_since = None;
+    while started.elapsed() < max_age + Duration::from_secs(2) {
+        let answer = reqwest::get(&readyz).await.expect("readyz");
+        let (status, body) = (answer.status(), answer.text().await.unwrap_or_default());
+        match ready_since {
+            None if status.is_success() => ready_since = Some(started.elapsed()),
+            None => {}
+            Some(at) => {
+                assert!(status.is_success(), "ready at {at:?}, then {status} at {:?} with SQS and the ledger up: {body}", started.elapsed())
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready_since.is_some(), "never ready");
     stop.cancel();
     running.wait().await.expect("clean stop");
     drop(f.db);
