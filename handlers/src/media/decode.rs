@@ -156,6 +156,15 @@ fn decode_png(input: &[u8], header: &Header, keep_alpha: bool) -> Result<Decoded
     if (width, height) != (header.width, header.height) {
         return Err(MediaError::corrupt(Format::Png, "inconsistent IHDR"));
     }
+    // A PLTE chunk holds whole RGB entries (PNG spec 11.2.3). The png crate
+    // (0.18) does not check it and panics expanding a palette of 49 bytes
+    // (found by fuzz/fuzz_targets/media_thumbnails.rs; the input is in
+    // fuzz/regressions/media_thumbnails/).
+    if let Some(palette) = reader.info().palette.as_deref()
+        && (palette.len() % 3 != 0 || palette.len() > 256 * 3)
+    {
+        return Err(MediaError::corrupt(Format::Png, format!("PLTE of {} bytes is not 1 to 256 RGB entries", palette.len())));
+    }
     let icc = reader.info().icc_profile.as_ref().map(|c| c.to_vec());
     let (color, depth) = reader.output_color_type();
     if depth != png::BitDepth::Eight {
@@ -265,6 +274,16 @@ mod tests {
         assert_eq!(jpeg_scale_denom(4000, 3000, 160), 8);
         assert_eq!(jpeg_scale_denom(1000, 800, 1600), 1);
         assert_eq!(jpeg_scale_denom(8000, 6000, 1600), 4);
+    }
+
+    #[test]
+    fn a_palette_of_partial_rgb_entries_is_corrupt_not_a_panic() {
+        let input = include_bytes!("../../../fuzz/regressions/media_thumbnails/png-plte-length-49.png");
+        let header = super::super::header::read_header(input).expect("its header reads");
+        match decode(input, &header, 160, false) {
+            Err(e @ MediaError::Corrupt { .. }) => assert!(e.to_string().contains("PLTE of 49 bytes"), "{e}"),
+            other => panic!("want a corrupt-image error, got {:?}", other.map(|d| d.bitmap.width)),
+        }
     }
 
     #[test]
