@@ -97,10 +97,10 @@ pub(crate) struct Chooser {
     backlog: Vec<bool>,
     /// Smooth weighted round robin's running credit.
     credit: Vec<i64>,
-    /// The last weighted turn taken: the lane, and the lanes that competed
-    /// for it with their total weight, to charge the batch's further slots
-    /// to ([`Chooser::charge`]).
-    last_turn: Option<(usize, Vec<usize>, i64)>,
+    /// The lane whose weighted turn was just taken, to charge the batch's
+    /// further slots to ([`Chooser::charge`]; the competing lanes are still
+    /// those of `backlog`: only the arbiter's loop changes it, in between).
+    last_turn: Option<usize>,
 }
 
 impl Chooser {
@@ -135,8 +135,7 @@ impl Chooser {
                 // Every backlogged lane competes, asking or still receiving:
                 // a lane's receive takes time, and skipping it then would
                 // hand its turns to the others.
-                let competing: Vec<usize> = (0..pending.len()).filter(|&lane| self.backlog[lane]).collect();
-                let total: i64 = competing.iter().map(|&lane| i64::from(self.weights[lane])).sum();
+                let (competing, total) = self.competing();
                 let mut credit = self.credit.clone();
                 let mut best: Option<usize> = None;
                 for &lane in &competing {
@@ -151,11 +150,19 @@ impl Chooser {
                     // The turn is spent only when it is taken.
                     credit[best] -= total;
                     self.credit = credit;
-                    self.last_turn = Some((best, competing, total));
+                    self.last_turn = Some(best);
                 }
                 grant
             }
         }
+    }
+
+    /// The backlogged lanes, which compete for weighted turns, and their
+    /// total weight.
+    fn competing(&self) -> (Vec<usize>, i64) {
+        let competing: Vec<usize> = (0..self.backlog.len()).filter(|&lane| self.backlog[lane]).collect();
+        let total = competing.iter().map(|&lane| i64::from(self.weights[lane])).sum();
+        (competing, total)
     }
 
     /// The turn just granted to `lane` came to `slots` slots (a batch):
@@ -167,10 +174,10 @@ impl Chooser {
     /// low queue got 14–19 % of job starts at 4:1 instead of 20 %). Probes
     /// are not charged: one slot, and only for a lane that looked drained.
     pub(crate) fn charge(&mut self, lane: usize, slots: usize) {
-        let Some((turn, competing, total)) = self.last_turn.take() else { return };
-        if turn != lane || slots <= 1 {
+        if self.last_turn.take() != Some(lane) || slots <= 1 {
             return;
         }
+        let (competing, total) = self.competing();
         let extra = slots as i64 - 1;
         for &other in &competing {
             self.credit[other] += i64::from(self.weights[other]) * extra;
